@@ -52,7 +52,7 @@ to_bytes() {
 	esac
 }
 
-proto "KERNEL $(uname -a)"
+proto "KERNEL $(uname -srvm)"
 proto "CMDLINE $(cat /proc/cmdline)"
 
 dev=${DEV:-}
