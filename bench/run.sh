@@ -80,6 +80,10 @@ for m in "${modes[@]}"; do
 	iob_check_one_of mode "$m" "${MODE_ORDER[@]}"
 done
 [ ${#sizes[@]} -gt 0 ] || fail "BS is empty"
+for b in "${sizes[@]}"; do
+	[[ $b =~ ^[1-9][0-9]*[kKmM]?$ ]] || fail "bad block size '$b' in BS (e.g. 4k 64k 1m 512)"
+done
+iob_check_one_of RW "$RW" read write randread randwrite rw readwrite randrw
 for v in REPS RUNTIME WARMUP SMP MEM; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "$v must be a positive integer, not '${!v}'"
 done
@@ -160,9 +164,10 @@ for rep in $(seq 1 "$REPS"); do
 			tr -d '\r' <"$res" >"$res.tmp" && mv "$res.tmp" "$res"
 			grep -q . "$RESULTS/bench/$name.qemu" &&
 				sed 's/^/[bench]   qemu: /' "$RESULTS/bench/$name.qemu" >&2
-			if grep -q '^@@IOB FIO-ERROR' "$res" 2>/dev/null; then
-				grep '^@@IOB FIO-ERROR' "$res" >&2
-				fail "fio failed in boot $name (console: $con)"
+			if grep -q '^@@IOB FIO-ERROR' "$res" ||
+			   ! grep -q "^@@IOB END bench/$WORKLOAD pass" "$res"; then
+				tail -n 40 "$res" >&2
+				fail "$WORKLOAD failed in boot $name (results: $res, console: $con)"
 			fi
 			grep -q "^@@IOB FIO-DONE count=${#sizes[@]}\$" "$res" 2>/dev/null ||
 				{ tail -n 30 "$con" >&2 2>/dev/null || true

@@ -5,24 +5,29 @@
 #
 # Runs fio on the emulated NVMe's raw block device (O_DIRECT, libaio,
 # iodepth 64), once per block size, each preceded by a short unmeasured
-# warm-up, and writes one protocol line per size to the results port:
+# warm-up, and writes one protocol line per size to standard output,
+# which the guest's /init connects to the results port (/dev/ttyS1):
 #
 #   @@IOB FIO rw=<rw> bs=<bytes> iops=<n>
 #
-# plus "@@IOB KERNEL <uname>", "@@IOB CMDLINE <cmdline>" first and
+# plus "@@IOB KERNEL", "@@IOB CMDLINE" and "@@IOB DEVICE" lines first and
 # "@@IOB FIO-DONE count=<n>" last, so the host can tell a complete run from
 # one that died half-way. Any failure prints "@@IOB FIO-ERROR <why>" and
-# exits non-zero. RUNTIME/WARMUP may also come from the environment
-# (defaults 5 s and 1 s); DEV and IOB_RESULTS override the device and
-# the results port, for trying it out on a host. Runs under busybox sh.
+# exits non-zero. Progress goes to the console. RUNTIME, WARMUP and IODEPTH
+# may also come from the environment (defaults 5, 1, 64); DEV overrides
+# the device, to try the script on a host. Runs under busybox sh.
 
 RUNTIME=${RUNTIME:-5}
 WARMUP=${WARMUP:-1}
 IODEPTH=${IODEPTH:-64}
-OUT=${IOB_RESULTS:-/dev/ttyS1}
 
-say() { echo "[fio.sh] $*"; }
-proto() { echo "@@IOB $*" >>"$OUT" || exit 1; say "result: $*"; }
+# Progress to the console when there is one (stdout is the results port).
+if [ -w /dev/console ] && [ -z "${DEV:-}" ]; then
+	say() { echo "[fio.sh] $*" >/dev/console; }
+else
+	say() { echo "[fio.sh] $*" >&2; }
+fi
+proto() { echo "@@IOB $*" || exit 1; say "result: $*"; }
 fail() { proto "FIO-ERROR $*"; say "error: $*"; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -81,20 +86,20 @@ for bs in "$@"; do
 	bytes=$(to_bytes "$bs") || fail "bad block size '$bs'"
 	say "rw=$RW bs=$bs: warm-up ${WARMUP}s"
 	fio $common --bs="$bytes" --runtime="$WARMUP" --time_based >/tmp/warm.out 2>&1 ||
-		{ cat /tmp/warm.out; fail "fio warm-up failed for bs=$bs"; }
+		{ cat /tmp/warm.out >&2; fail "fio warm-up failed for bs=$bs"; }
 	say "rw=$RW bs=$bs: measuring ${RUNTIME}s"
 	fio $common --bs="$bytes" --runtime="$RUNTIME" --time_based >/tmp/fio.out 2>/tmp/fio.err ||
-		{ cat /tmp/fio.out /tmp/fio.err; fail "fio exited non-zero for bs=$bs"; }
+		{ cat /tmp/fio.out /tmp/fio.err >&2; fail "fio exited non-zero for bs=$bs"; }
 	# Terse v3: field 5 error, field 8 read IOPS, field 49 write IOPS.
 	line=$(grep '^3;' /tmp/fio.out | head -n 1)
-	[ -n "$line" ] || { cat /tmp/fio.out /tmp/fio.err; fail "no terse output for bs=$bs"; }
+	[ -n "$line" ] || { cat /tmp/fio.out /tmp/fio.err >&2; fail "no terse output for bs=$bs"; }
 	err=$(echo "$line" | cut -d';' -f5)
 	riops=$(echo "$line" | cut -d';' -f8)
 	wiops=$(echo "$line" | cut -d';' -f49)
 	[ "$err" = 0 ] || fail "fio reported error $err for bs=$bs"
 	iops=$(( riops + wiops ))
 	[ "$iops" -gt 0 ] || fail "fio measured 0 IOPS for bs=$bs"
-	[ -s /tmp/fio.err ] && { say "fio stderr:"; cat /tmp/fio.err; }
+	[ -s /tmp/fio.err ] && { say "fio stderr:"; cat /tmp/fio.err >&2; }
 	proto "FIO rw=$RW bs=$bytes iops=$iops"
 	n=$(( n + 1 ))
 done
