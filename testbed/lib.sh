@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared helpers for the iobounce test bed (sourced, not run).
+
+IOB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Kernel source, build trees and guest images live outside the repo so
+# that a fresh clone (CI) reuses them and nothing generated is committed.
+IOB_CACHE=${IOBOUNCE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iobounce}
+IOB_SRC=$IOB_CACHE/linux-source-6.12
+IOB_STAGE=$IOB_CACHE/linux-stage
+IOB_DEBIAN_TARBALL=/usr/src/linux-source-6.12.tar.xz
+IOB_JOBS=$(( $(nproc) + 1 ))
+
+say() { printf '[iobounce] %s\n' "$*" >&2; }
+die() { printf '[iobounce] error: %s\n' "$*" >&2; exit 1; }
+
+# iob_need_pkgs PKG... : install the Debian packages not yet present.
+iob_need_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "installing Debian packages: ${missing[*]}"
+	command -v apt-get >/dev/null || die "apt-get not found; install: ${missing[*]}"
+	local sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	if ! { $sudo apt-get update -q &&
+	       DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
+			--no-install-recommends "${missing[@]}"; } >"$IOB_CACHE/apt.log" 2>&1; then
+		tail -n 20 "$IOB_CACHE/apt.log" >&2
+		die "could not install: ${missing[*]} (log: $IOB_CACHE/apt.log)"
+	fi
+}
+
+# Packages every step needs: kernel build, guest image, QEMU, plots.
+IOB_PKGS=(linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev
+	  cpio xz-utils git python3 qemu-system-x86 fio busybox-static
+	  gnuplot-nox rsync kmod)
+
+iob_deps() {
+	mkdir -p "$IOB_CACHE"
+	iob_need_pkgs "${IOB_PKGS[@]}"
+}
+
+# iob_accel: print "kvm" when /dev/kvm can be opened, "tcg" otherwise.
+iob_accel() {
+	if [ -n "${IOB_ACCEL:-}" ]; then
+		echo "$IOB_ACCEL"
+	elif [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+		echo kvm
+	else
+		echo tcg
+	fi
+}
+
+iob_check_one_of() { # NAME VALUE ACCEPTED...
+	local name=$1 val=$2 a
+	shift 2
+	for a in "$@"; do [ "$val" = "$a" ] && return 0; done
+	die "unknown $name '$val' (accepted: $*)"
+}
