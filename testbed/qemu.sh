@@ -1,0 +1,180 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# qemu.sh - boot the guest once and check its console for kernel reports.
+#
+#   qemu.sh --kernel PATH --initrd PATH [--iommu virtio|vtd|none] [--smp N]
+#           [--mem MB] [--append "ARGS"] [--timeout SEC] [--console FILE]
+#           [--results FILE] [--disk FILE] [--disk-size MB]
+#
+# Machine: q35 with an NVMe (raw image, on pcie-root-port rp0 so it can be
+# hot-unplugged), edu and pci-testdev, behind the chosen vIOMMU.
+# ttyS0 (console) goes to stdout and --console FILE; ttyS1 (the guest's
+# results port) goes to --results FILE.
+# The QEMU monitor listens on $IOB_CACHE/run/monitor-<pid of qemu.sh>.sock
+# (or $IOB_MONITOR): e.g. "echo 'device_del nvme0' | socat - UNIX:PATH".
+# The path is printed as "monitor: PATH" and exported to the guest's host
+# helpers as IOB_MONITOR for the duration of the run.
+#
+# Exit status: 0 ok, 1 QEMU failed, 2 bad usage, 3 kernel reports on the
+# console (see IOB_REPORT_RE in reports.sh), 4 guest timed out, 5 the
+# guest ended without its "@@IOB DONE" marker (iob.run=tests/bench only).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/reports.sh"
+
+usage() {
+	sed -n 's/^#   //p; s/^#           //p' "$0" | head -n 3 >&2
+	exit 2
+}
+
+kernel= initrd= iommu=virtio smp=2 mem=2048 append= tmo=900
+console= results= disk=$IOB_CACHE/disk.img disk_mb=1024
+while [ $# -gt 0 ]; do
+	[ $# -ge 2 ] || { echo "qemu.sh: $1 needs a value" >&2; usage; }
+	case $1 in
+	--kernel) kernel=$2 ;;
+	--initrd) initrd=$2 ;;
+	--iommu) iommu=$2 ;;
+	--smp) smp=$2 ;;
+	--mem) mem=$2 ;;
+	--append) append=$2 ;;
+	--timeout) tmo=$2 ;;
+	--console) console=$2 ;;
+	--results) results=$2 ;;
+	--disk) disk=$2 ;;
+	--disk-size) disk_mb=$2 ;;
+	*) echo "qemu.sh: unknown option $1 (accepted: --kernel --initrd --iommu --smp --mem --append --timeout --console --results --disk --disk-size)" >&2; exit 2 ;;
+	esac
+	shift 2
+done
+( iob_check_one_of iommu "$iommu" virtio vtd none ) || exit 2
+isnum() { case $2 in ''|*[!0-9]*) die "--$1 must be a number, got '$2'" ;; esac; }
+( isnum smp "$smp" && isnum mem "$mem" && isnum timeout "$tmo" && isnum disk-size "$disk_mb" ) || exit 2
+[ -f "$kernel" ] || { echo "qemu.sh: --kernel '$kernel' not found" >&2; exit 2; }
+[ -f "$initrd" ] || { echo "qemu.sh: --initrd '$initrd' not found" >&2; exit 2; }
+
+run=$IOB_CACHE/run
+mkdir -p "$run"
+tmpfiles=()
+cleanup() { rm -f "${tmpfiles[@]}"; }
+trap cleanup EXIT
+if [ -z "$console" ]; then console=$run/console-$$.log; tmpfiles+=("$console"); fi
+if [ -z "$results" ]; then results=$run/results-$$.txt; tmpfiles+=("$results"); fi
+export IOB_MONITOR=${IOB_MONITOR:-$run/monitor-$$.sock}
+tmpfiles+=("$IOB_MONITOR")
+: >"$console"
+: >"$results"
+
+if [ ! -f "$disk" ]; then
+	mkdir -p "$(dirname "$disk")"
+	truncate -s "${disk_mb}M" "$disk"
+fi
+
+cmdline="console=ttyS0 panic=-1 oops=panic loglevel=4 kunit.enable=0"
+iommu_dev=()
+case $iommu in
+virtio) iommu_dev=(-device virtio-iommu-pci) ;;
+vtd) iommu_dev=(-device intel-iommu,caching-mode=on,intremap=off)
+     cmdline+=" intel_iommu=on" ;;
+esac
+cmdline+=" $append"
+
+# KVM when /dev/kvm is usable and a KVM guest really runs: /dev/kvm can
+# exist and open fine while guests hang (nested virtualisation without
+# VMX). A 20 s test boot of the kernel settles it; its verdict is kept in
+# $IOB_CACHE/run/kvm-probe.<host boot id> (empty file: KVM works).
+kvm_probe() {
+	local cache=$run/kvm-probe.$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo x) why
+	if [ ! -f "$cache" ]; then
+		if ! why=$(echo quit | timeout 30 qemu-system-x86_64 -machine none -accel kvm \
+				-nodefaults -display none -monitor stdio 2>&1 >/dev/null); then
+			echo "$why" | grep -v '^$' | tail -n 1 >"$cache"
+		elif ! timeout 20 qemu-system-x86_64 -machine q35 -accel kvm -cpu host -m 256 \
+				-nodefaults -nographic -no-reboot "${bios[@]}" -kernel "$kernel" \
+				-append "console=ttyS0 panic=-1 rdinit=/none init=/none" \
+				-serial stdio </dev/null 2>/dev/null | grep -q 'Linux version'; then
+			echo "a KVM test boot printed nothing in 20 s" >"$cache"
+		else
+			: >"$cache"
+		fi
+	fi
+	why=$(cat "$cache")
+	[ -z "$why" ] || { echo "$why"; return 1; }
+}
+
+bios=()
+[ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
+
+accel=$(iob_accel)
+accel_note=
+if [ "$accel" = kvm ]; then
+	if ! why=$(kvm_probe); then
+		accel=tcg
+		accel_note=" (kvm failed: $why)"
+	fi
+elif [ -e /dev/kvm ] && [ -z "${IOB_ACCEL:-}" ]; then
+	accel_note=" (kvm failed: /dev/kvm is not read-writable)"
+fi
+cpu=max
+[ "$accel" = kvm ] && cpu=host
+echo "accelerator: $accel$accel_note"
+echo "monitor: $IOB_MONITOR"
+
+qemu=(qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu"
+	-smp "$smp" -m "$mem" -nodefaults -nographic -no-reboot "${bios[@]}"
+	-kernel "$kernel" -initrd "$initrd" -append "$cmdline"
+	-chardev "stdio,id=con0,logfile=$console,signal=on"
+	-serial chardev:con0 -serial "file:$results"
+	-monitor "unix:$IOB_MONITOR,server=on,wait=off"
+	"${iommu_dev[@]}"
+	-device pcie-root-port,id=rp0,chassis=1
+	-drive "file=$disk,if=none,id=nvme0drive,format=raw,cache=unsafe"
+	-device nvme,id=nvme0,drive=nvme0drive,serial=iob0,bus=rp0
+	-device edu -device pci-testdev)
+
+# Only a human (iob.run=shell or none) gets our stdin; an automated run
+# must not put the terminal into raw mode or wait on it.
+interactive=0
+case " $cmdline " in
+*" iob.run=shell "*) interactive=1 ;;
+*" iob.run="*) ;;
+*) interactive=1 ;;
+esac
+
+start=$(date +%s)
+rc=0
+if [ $interactive = 1 ]; then
+	timeout --foreground -k 10 "$tmo" "${qemu[@]}" || rc=$?
+else
+	timeout --foreground -k 10 "$tmo" "${qemu[@]}" </dev/null || rc=$?
+fi
+secs=$(( $(date +%s) - start ))
+echo
+echo "qemu.sh: guest ran ${secs}s (qemu exit status $rc)"
+
+status=0
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	echo "qemu.sh: guest timed out after $tmo s; last 40 console lines:"
+	tail -n 40 "$console" | tr -d '\r' | sed 's/^/  | /'
+	status=4
+elif [ $rc -ne 0 ]; then
+	echo "qemu.sh: qemu failed (exit status $rc)"
+	status=1
+fi
+
+reports=$(iob_reports "$console")
+if [ -n "$reports" ]; then
+	echo "qemu.sh: kernel reports on the console ($(echo "$reports" | wc -l) lines):"
+	echo "$reports" | cut -f3 | sed 's/^/  ! /'
+	# Context of the first few only: one splat has many matching lines.
+	iob_report_context "$console" $(echo "$reports" | cut -f1 | head -n 3)
+	[ $status -eq 0 ] && status=3
+fi
+
+if [ $status -eq 0 ] && [ $interactive = 0 ] && ! grep -q '@@IOB DONE' "$console"; then
+	echo "qemu.sh: guest ended without '@@IOB DONE'; last 40 console lines:"
+	tail -n 40 "$console" | tr -d '\r' | sed 's/^/  | /'
+	status=5
+fi
+exit $status
