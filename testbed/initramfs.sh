@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# initramfs.sh - build the guest userland: $IOB_CACHE/out/initrd.cpio
+#
+# An uncompressed newc cpio with busybox-static (and its applet links),
+# fio with every library ldd names, a static dma_map_benchmark built from
+# the kernel tree, testbed/guest/ at /, tests/ at /tests and bench/guest/
+# (when present) at /bench. It is rebuilt only when the hash of its inputs
+# (stored in initrd.cpio.hash) changes.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+out=$IOB_CACHE/out/initrd.cpio
+bench_src=$IOB_SRC/tools/testing/selftests/dma/dma_map_benchmark.c
+bench_hdr=$IOB_SRC/include/linux/map_benchmark.h
+
+iob_deps
+[ -f "$bench_src" ] && [ -f "$bench_hdr" ] ||
+	die "$bench_src or $bench_hdr missing: run testbed/kernel.sh first"
+
+# Host binaries and their libraries, as "path" lines.
+host_files() {
+	echo /bin/busybox
+	echo /usr/bin/fio
+	# "lib => /path (addr)" and "/lib64/ld-linux... (addr)" (the interpreter).
+	ldd /usr/bin/fio | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+}
+
+# Hash of every input: host files by name, size and mtime (they come from
+# packages), our own files by content.
+inputs_hash() {
+	{
+		host_files | xargs stat -L -c '%n %s %Y'
+		cat "$0" "$bench_src" "$bench_hdr"
+		( cd "$IOB_TOP" && find testbed/guest tests bench/guest -type f 2>/dev/null |
+			LC_ALL=C sort | xargs -r sha1sum )
+		( cd "$IOB_TOP" && find testbed/guest tests bench/guest -type f -perm -u+x 2>/dev/null |
+			LC_ALL=C sort )
+	} | sha1sum | cut -c1-16
+}
+
+hash=$(inputs_hash)
+if [ -f "$out" ] && [ "$(cat "$out.hash" 2>/dev/null)" = "$hash" ]; then
+	say "initramfs up to date: $out"
+	exit 0
+fi
+say "building initramfs $out (busybox, fio + libs, dma_map_benchmark, guest/, tests/, bench/guest/)"
+
+mkdir -p "$IOB_CACHE/out"
+tmp=$(mktemp -d "$IOB_CACHE/initramfs.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+root=$tmp/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,root,tests,bench}
+
+# busybox and one link per applet ("busybox --list-full" gives the paths).
+cp /bin/busybox "$root/bin/busybox"
+/bin/busybox --list-full | while read -r applet; do
+	[ "$applet" = bin/busybox ] && continue
+	mkdir -p "$root/$(dirname "$applet")"
+	ln -sf /bin/busybox "$root/$applet"
+done
+
+# fio plus its libraries at the paths the dynamic loader looks in.
+host_files | grep -v '^/bin/busybox$' | while read -r f; do
+	mkdir -p "$root$(dirname "$f")"
+	cp -L "$f" "$root$f"
+done
+
+# dma_map_benchmark: only map_benchmark.h from the kernel, so libc's
+# headers win over the kernel's include/ (which clashes with them).
+mkdir -p "$tmp/include/linux"
+cp "$bench_hdr" "$tmp/include/linux/"
+gcc -O2 -static -idirafter "$tmp/include" -o "$root/usr/bin/dma_map_benchmark" "$bench_src"
+
+# Guest files: init and helpers at /, tests at /tests, bench scripts at /bench.
+cp -a "$IOB_TOP/testbed/guest/." "$root/"
+cp -a "$IOB_TOP/tests/." "$root/tests/"
+[ -d "$IOB_TOP/bench/guest" ] && cp -a "$IOB_TOP/bench/guest/." "$root/bench/"
+rm -rf "$root/tests/results"
+
+# The kernel opens /dev/console before init runs (devtmpfs is not yet mounted).
+mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
+
+( cd "$root" && find . -print0 | LC_ALL=C sort -z |
+	cpio --null -o -H newc -R 0:0 --quiet ) >"$tmp/initrd.cpio"
+mv "$tmp/initrd.cpio" "$out"
+echo "$hash" >"$out.hash"
+say "initramfs ready: $out ($(( $(stat -c %s "$out") / 1048576 )) MiB)"
