@@ -22,6 +22,7 @@ HEADER = ["iommu", "mode", "rw", "bs", "rep", "iops"]
 # so a mode added to run.sh's table shows up without touching this file.
 MODE_ORDER = ["strict", "lazy", "passthrough", "swiotlb", "bounce"]
 IOMMU_ORDER = ["virtio", "vtd"]
+NOISY = 0.25  # (max - min) / median above which a cell is flagged
 IOMMU_NAME = {"virtio": "virtio-iommu", "vtd": "Intel VT-d (intel-iommu)"}
 
 
@@ -121,8 +122,9 @@ def main():
             med = {(k[2], k[3]): statistics.median(i for _, i in data[k]) for k in keys}
             head = ["mode"] + [bs_label(b) for b in sizes]
             md += ["", f"## {IOMMU_NAME.get(iommu, iommu)}, rw={rw}", "",
-                   "Median IOPS [min-max]:", ""]
+                   "Median IOPS [min-max over the repetitions]:", ""]
             rows = []
+            noisy = 0
             for m in modes:
                 row = [m]
                 for b in sizes:
@@ -131,16 +133,26 @@ def main():
                         row.append("not measured")
                         continue
                     ii = [i for _, i in v]
-                    row.append(f"{med[(m, b)]:.0f} [{min(ii)}-{max(ii)}]")
+                    mark = ""
+                    if len(ii) > 1 and (max(ii) - min(ii)) > NOISY * med[(m, b)]:
+                        mark = " *"
+                        noisy += 1
+                    rng = f" [{min(ii)}-{max(ii)}]" if len(ii) > 1 else ""
+                    row.append(f"{med[(m, b)]:.0f}{rng}{mark}")
                 rows.append(row)
             md += table(head, rows)
+            if noisy:
+                md += ["", f"\\* {noisy} cell(s) whose repetitions spread by more than "
+                       f"{NOISY:.0%} of the median: treat them and their ratios as noisy."]
             md += ["", "Median throughput, MiB/s:", ""]
             md += table(head, [[m] + [f"{med[(m, b)] * b / 2**20:.1f}"
                                       if (m, b) in med else "-" for b in sizes]
                                for m in modes])
             for base in ("strict", "passthrough"):
-                if base not in modes:
-                    md += ["", f"No ratio against {base}: {base} was not measured."]
+                if base not in modes or len(modes) < 2:
+                    md += ["", f"No ratio against {base}: "
+                           + (f"{base} was not measured." if base not in modes
+                              else "no other mode was measured.")]
                     continue
                 md += ["", f"Ratio of medians against {base} (>1 is faster):", ""]
                 md += table(head, [[m] + [f"{med[(m, b)] / med[(base, b)]:.2f}"

@@ -22,9 +22,13 @@
 #   INITRD    guest initramfs (default: build with testbed/initramfs.sh)
 #   RESULTS   output folder (default: results/ at the top of the repo)
 #   SMP, MEM  guest CPUs and MiB (default 2 and 2048)
+#   IOB_ACCEL kvm or tcg, to force QEMU's accelerator (testbed/lib.sh)
+#   DISK_MB   size of the NVMe's sparse image $IOB_CACHE/bench-disk.img
+#             (default 1024; fio reads all of it, so it is all zeros)
 #
-# Writes RESULTS/fio.csv (iommu,mode,rw,bs,rep,iops), RESULTS/meta, the
-# console and protocol log of every boot under RESULTS/bench/, then
+# Writes RESULTS/fio.csv (iommu,mode,rw,bs,rep,iops), RESULTS/meta, and
+# for every boot under RESULTS/bench/ NAME.console (ttyS0), NAME.res (the
+# guest's results port) and NAME.log (all qemu.sh printed); then
 # RESULTS/report.md (bench/report.py) and RESULTS/fio.png (bench/plot.gp).
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
@@ -66,6 +70,7 @@ BS=${BS:-4k 16k 64k 128k}
 RW=${RW:-read}
 SMP=${SMP:-2}
 MEM=${MEM:-2048}
+DISK_MB=${DISK_MB:-1024}
 RESULTS=${RESULTS:-$IOB_TOP/results}
 read -r -a modes <<<"${MODES:-$DEFAULT_MODES}"
 read -r -a sizes <<<"$BS"
@@ -84,7 +89,7 @@ for b in "${sizes[@]}"; do
 	[[ $b =~ ^[1-9][0-9]*[kKmM]?$ ]] || fail "bad block size '$b' in BS (e.g. 4k 64k 1m 512)"
 done
 iob_check_one_of RW "$RW" read write randread randwrite rw readwrite randrw
-for v in REPS RUNTIME WARMUP SMP MEM; do
+for v in REPS RUNTIME WARMUP SMP MEM DISK_MB; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "$v must be a positive integer, not '${!v}'"
 done
 
@@ -101,10 +106,11 @@ if [ -z "${INITRD:-}" ]; then
 fi
 [ -f "$KERNEL" ] || fail "no kernel at $KERNEL"
 [ -f "$INITRD" ] || fail "no initramfs at $INITRD"
-accel=$(iob_accel)
+accel=	# what qemu.sh reports it used, recorded after the first boot
+disk=$IOB_CACHE/bench-disk.img	# our own image: tests may run beside us
 
 mkdir -p "$RESULTS/bench"
-rm -f "$RESULTS"/bench/*.log "$RESULTS"/bench/*.res "$RESULTS/fio.csv" \
+rm -f "$RESULTS"/bench/*.log "$RESULTS"/bench/*.res "$RESULTS"/bench/*.console "$RESULTS/fio.csv" \
 	"$RESULTS/report.md" "$RESULTS/fio.png" "$RESULTS"/fio-*.dat
 csv=$RESULTS/fio.csv
 echo "iommu,mode,rw,bs,rep,iops" >"$csv"
@@ -115,7 +121,6 @@ total=$(( REPS * ${#iommus[@]} * ${#modes[@]} ))
 timeout=$(( 300 + ${#sizes[@]} * (WARMUP + RUNTIME + 30) ))
 {
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "accel=$accel"
 	echo "kernel_file=$KERNEL"
 	echo "kernel_sha1=$(sha1sum <"$KERNEL" | cut -c1-12)"
 	echo "series=$(cat "$IOB_TOP"/patches/*.patch 2>/dev/null | sha1sum | cut -c1-12)"
@@ -131,10 +136,11 @@ timeout=$(( 300 + ${#sizes[@]} * (WARMUP + RUNTIME + 30) ))
 	echo "modes=${modes[*]}"
 	echo "smp=$SMP"
 	echo "mem=$MEM"
+	echo "disk_mb=$DISK_MB"
 	for m in "${modes[@]}"; do echo "mode_args.$m=${MODE_ARGS[$m]}"; done
 } >"$RESULTS/meta"
 log "$total boots: reps=$REPS iommu=${iommus[*]} modes=${modes[*]} rw=$RW bs=${sizes[*]}" \
-    "runtime=${RUNTIME}s accel=$accel kernel=$KERNEL"
+    "runtime=${RUNTIME}s kernel=$KERNEL"
 
 fmt_time() { printf '%dm%02ds' $(( $1 / 60 )) $(( $1 % 60 )); }
 
@@ -148,22 +154,32 @@ for rep in $(seq 1 "$REPS"); do
 			log "rep $rep/$REPS mode $mode ($iommu): $left of $total boots left," \
 			    "elapsed $(fmt_time $(( $(date +%s) - start )))"
 			name=$iommu-$mode-rep$rep
-			con=$RESULTS/bench/$name.log
+			con=$RESULTS/bench/$name.console
 			res=$RESULTS/bench/$name.res
+			out=$RESULTS/bench/$name.log
 			args=$(IFS=,; echo "runtime=$RUNTIME,warmup=$WARMUP,$RW,${sizes[*]}")
 			t0=$(date +%s)
-			if ! "$IOB_TOP/testbed/qemu.sh" --kernel "$KERNEL" --initrd "$INITRD" \
+			rc=0
+			"$IOB_TOP/testbed/qemu.sh" --kernel "$KERNEL" --initrd "$INITRD" \
 				--iommu "$iommu" --smp "$SMP" --mem "$MEM" --timeout "$timeout" \
 				--append "${MODE_ARGS[$mode]} iob.run=bench:$WORKLOAD iob.args=$args" \
-				--console "$con" --results "$res" >"$RESULTS/bench/$name.qemu" 2>&1; then
-				cat "$RESULTS/bench/$name.qemu" >&2
-				tail -n 30 "$con" >&2 2>/dev/null || true
-				fail "boot $name failed (console: $con)"
+				--disk "$disk" --disk-size "$DISK_MB" \
+				--console "$con" --results "$res" >"$out" 2>&1 || rc=$?
+			if [ $rc -ne 0 ]; then
+				tail -n 60 "$out" | tr -d '\r' | sed 's/^/[bench]   | /' >&2
+				fail "boot $name failed: qemu.sh exit status $rc (output: $out)"
+			fi
+			{ grep -a '^accelerator:\|^qemu.sh:' "$out" || true; } | sed 's/^/[bench]   /' >&2
+			used=$(sed -n 's/^accelerator: \([a-z]*\).*/\1/p' "$out" | head -n 1)
+			[ -n "$used" ] || fail "qemu.sh did not say which accelerator it used ($out)"
+			if [ -z "$accel" ]; then
+				accel=$used
+				echo "accel=$accel" >>"$RESULTS/meta"
+			elif [ "$accel" != "$used" ]; then
+				fail "boot $name ran on $used, earlier boots on $accel: not comparable"
 			fi
 			[ -f "$res" ] || fail "boot $name wrote no results file $res"
 			tr -d '\r' <"$res" >"$res.tmp" && mv "$res.tmp" "$res"
-			grep -q . "$RESULTS/bench/$name.qemu" &&
-				sed 's/^/[bench]   qemu: /' "$RESULTS/bench/$name.qemu" >&2
 			if grep -q '^@@IOB FIO-ERROR' "$res" ||
 			   ! grep -q "^@@IOB END bench/$WORKLOAD pass" "$res"; then
 				tail -n 40 "$res" >&2
