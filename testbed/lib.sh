@@ -44,14 +44,31 @@ iob_deps() {
 	iob_need_pkgs "${IOB_PKGS[@]}"
 }
 
-# iob_accel: print "kvm" when /dev/kvm can be opened, "tcg" otherwise.
+# iob_accel: print "kvm" when KVM can run a guest here, "tcg" otherwise
+# (IOB_ACCEL=kvm|tcg overrides). /dev/kvm alone is not enough: on this kind
+# of machine it exists while the CPU has no VMX/SVM, and a KVM guest then
+# spins without ever printing a line.
 iob_accel() {
 	if [ -n "${IOB_ACCEL:-}" ]; then
 		echo "$IOB_ACCEL"
-	elif [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	elif [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+	     grep -qwE 'vmx|svm' /proc/cpuinfo; then
 		echo kvm
 	else
 		echo tcg
+	fi
+}
+
+# iob_accel_why: one line saying why iob_accel chose what it chose.
+iob_accel_why() {
+	if [ -n "${IOB_ACCEL:-}" ]; then
+		echo "set by IOB_ACCEL"
+	elif [ ! -e /dev/kvm ]; then
+		echo "no /dev/kvm"
+	elif ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
+		echo "/dev/kvm present but the CPU has no VMX/SVM"
+	else
+		echo "/dev/kvm usable"
 	fi
 }
 
