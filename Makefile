@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# iobounce top-level targets. Build trees, kernels and images live in
+# $(IOB_CACHE) (~/.cache/iobounce), results in results/ (gitignored).
+
+IOB_CACHE ?= $(or $(IOBOUNCE_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/iobounce)
+
+.PHONY: test bench series kernel-test kernel-bench initramfs shell clean distclean
+
+test: kernel-test initramfs
+	@echo "== running guest tests (tests/check)"
+	tests/check
+
+bench: kernel-bench initramfs
+	@echo "== running benchmarks (bench/run.sh)"
+	bench/run.sh
+
+series:
+	@echo "== regenerating the patch series (testbed/series.sh)"
+	testbed/series.sh
+
+kernel-test:
+	@echo "== building the test kernel (debug options)"
+	testbed/kernel.sh test
+
+kernel-bench:
+	@echo "== building the bench kernel"
+	testbed/kernel.sh bench
+
+initramfs:
+	@echo "== building the guest initramfs"
+	testbed/initramfs.sh
+
+shell: initramfs
+	@echo "== booting the test kernel with a shell (poweroff -f or exit to leave)"
+	testbed/qemu.sh --kernel $(IOB_CACHE)/out/test/bzImage \
+		--initrd $(IOB_CACHE)/out/initrd.cpio --timeout 0 --append "iob.run=shell"
+
+clean:
+	@echo "== removing results/"
+	rm -rf results
+
+distclean: clean
+	@echo "== removing $(IOB_CACHE)/out"
+	rm -rf $(IOB_CACHE)/out
