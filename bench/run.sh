@@ -222,7 +222,7 @@ log "all $total boots done in $(fmt_time $(( $(date +%s) - start ))): $csv"
 log "writing $RESULTS/report.md"
 python3 "$BENCH/report.py" --results "$RESULTS"
 log "plotting $RESULTS/fio.png"
-gnuplot -e "resdir='$RESULTS'; iommus='${iommus[*]}'; note='rw=$RW, $accel, $REPS reps'" \
+gnuplot -e "resdir='$RESULTS'; iommus='${iommus[*]}'; note='rw=$RW, $accel, reps=$REPS'" \
 	"$BENCH/plot.gp" ||
 	fail "gnuplot failed"
 [ -s "$RESULTS/fio.png" ] || fail "gnuplot wrote no $RESULTS/fio.png"
