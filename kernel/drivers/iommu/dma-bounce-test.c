@@ -1,0 +1,997 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for the IOMMU DMA bounce pools.
+ *
+ * The pool is driven through a fake IOMMU domain that records every IOVA
+ * allocation, map, unmap and IOTLB sync, and translates IOVAs the way the
+ * device would see them. "The device writes" means writing through that
+ * translation, into the slot.
+ */
+
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <kunit/visibility.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/random.h>
+#include <linux/scatterlist.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "dma-bounce.h"
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+
+#define FAKE_IOVA_TOP		BIT_ULL(40)
+#define FAKE_IOVA_BOTTOM	SZ_1M
+#define TEST_MAX_SLOT		(PAGE_SIZE << (IOMMU_DMA_BOUNCE_NR_CLASSES - 1))
+#define TEST_MAX_BYTES		SZ_4M
+#define TEST_IDLE_LATER		(10 * HZ)
+#define TEST_MASK_28		DMA_BIT_MASK(28)
+
+struct fake_domain {
+	spinlock_t lock;	/* protects everything below */
+	u64 cursor;		/* IOVAs are handed out downwards from here */
+	struct xarray pages;	/* IOVA pfn -> xa_mk_value(phys pfn) */
+	unsigned long iova_allocs, iova_frees, maps, unmaps, syncs;
+	bool fail_iova, fail_map;
+};
+
+struct iob_test {
+	struct fake_domain fake;
+	struct device *dev;
+	u64 mask;
+	struct device_dma_parameters parms;
+	struct iommu_dma_bounce_pool *pool;
+};
+
+static dma_addr_t fake_alloc_iova(void *ctx, struct device *dev, size_t size,
+				  u64 dma_limit)
+{
+	struct fake_domain *fake = ctx;
+	size_t len = roundup_pow_of_two(size);
+	u64 top, iova = 0;
+
+	spin_lock(&fake->lock);
+	/* Written to avoid dma_limit + 1 overflowing for a 64-bit mask */
+	top = min_t(u64, fake->cursor - 1, dma_limit) + 1;
+	if (!fake->fail_iova && top >= FAKE_IOVA_BOTTOM + len) {
+		iova = ALIGN_DOWN(top - len, len);
+		fake->cursor = iova;
+		fake->iova_allocs++;
+	}
+	spin_unlock(&fake->lock);
+	return iova;
+}
+
+static void fake_free_iova(void *ctx, dma_addr_t iova, size_t size)
+{
+	struct fake_domain *fake = ctx;
+
+	spin_lock(&fake->lock);
+	fake->iova_frees++;
+	spin_unlock(&fake->lock);
+}
+
+static int fake_map(void *ctx, dma_addr_t iova, phys_addr_t phys, size_t size,
+		    int prot)
+{
+	struct fake_domain *fake = ctx;
+	unsigned long i;
+
+	if (READ_ONCE(fake->fail_map))
+		return -EIO;
+	for (i = 0; i < size >> PAGE_SHIFT; i++)
+		if (xa_err(xa_store(&fake->pages, (iova >> PAGE_SHIFT) + i,
+				    xa_mk_value((phys >> PAGE_SHIFT) + i),
+				    GFP_ATOMIC)))
+			return -ENOMEM;
+	spin_lock(&fake->lock);
+	fake->maps++;
+	spin_unlock(&fake->lock);
+	return 0;
+}
+
+static size_t fake_unmap(void *ctx, dma_addr_t iova, size_t size,
+			 struct iommu_iotlb_gather *gather)
+{
+	struct fake_domain *fake = ctx;
+	unsigned long i;
+
+	for (i = 0; i < size >> PAGE_SHIFT; i++)
+		xa_erase(&fake->pages, (iova >> PAGE_SHIFT) + i);
+	spin_lock(&fake->lock);
+	fake->unmaps++;
+	spin_unlock(&fake->lock);
+	return size;
+}
+
+static void fake_sync(void *ctx, struct iommu_iotlb_gather *gather)
+{
+	struct fake_domain *fake = ctx;
+
+	spin_lock(&fake->lock);
+	fake->syncs++;
+	spin_unlock(&fake->lock);
+}
+
+static const struct iommu_dma_bounce_ops fake_ops = {
+	.alloc_iova	= fake_alloc_iova,
+	.free_iova	= fake_free_iova,
+	.map		= fake_map,
+	.unmap		= fake_unmap,
+	.sync		= fake_sync,
+};
+
+/* What the device reaches at @dma: a kernel address, or NULL if unmapped */
+static void *fake_translate(struct fake_domain *fake, dma_addr_t dma)
+{
+	void *entry = xa_load(&fake->pages, dma >> PAGE_SHIFT);
+
+	if (!entry)
+		return NULL;
+	return phys_to_virt(PFN_PHYS(xa_to_value(entry)) + offset_in_page(dma));
+}
+
+static unsigned long fake_mapped_pages(struct fake_domain *fake)
+{
+	unsigned long idx, n = 0;
+	void *entry;
+
+	xa_for_each(&fake->pages, idx, entry)
+		n++;
+	return n;
+}
+
+/* The device writes @len bytes of @val at @dma, page by page. */
+static void device_write(struct kunit *test, struct fake_domain *fake,
+			 dma_addr_t dma, int val, size_t len)
+{
+	while (len) {
+		size_t chunk = min_t(size_t, len,
+				     PAGE_SIZE - offset_in_page(dma));
+		void *va = fake_translate(fake, dma);
+
+		KUNIT_ASSERT_NOT_NULL(test, va);
+		memset(va, val, chunk);
+		dma += chunk;
+		len -= chunk;
+	}
+}
+
+static bool all_bytes(const void *buf, int val, size_t len)
+{
+	return !memchr_inv(buf, val, len);
+}
+
+static int iob_test_init(struct kunit *test)
+{
+	struct iob_test *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	spin_lock_init(&t->fake.lock);
+	xa_init(&t->fake.pages);
+	t->fake.cursor = FAKE_IOVA_TOP;
+
+	t->dev = kunit_device_register(test, "iommu-dma-bounce-test");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, t->dev);
+	t->mask = DMA_BIT_MASK(64);
+	t->dev->dma_mask = &t->mask;
+	t->dev->coherent_dma_mask = t->mask;
+	t->parms.max_segment_size = UINT_MAX;
+	t->parms.segment_boundary_mask = ULONG_MAX;
+	t->dev->dma_parms = &t->parms;
+
+	t->pool = iommu_dma_bounce_pool_create(&fake_ops, &t->fake, PAGE_SIZE,
+					       NUMA_NO_NODE,
+					       dev_is_dma_coherent(t->dev),
+					       "kunit");
+	KUNIT_ASSERT_NOT_NULL(test, t->pool);
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON,
+				    TEST_MAX_SLOT, TEST_MAX_BYTES);
+	test->priv = t;
+	return 0;
+}
+
+static void iob_test_exit(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+
+	iommu_dma_bounce_pool_destroy(t->pool);
+	xa_destroy(&t->fake.pages);
+}
+
+static void *test_buf(struct kunit *test, size_t size, int val)
+{
+	void *buf = kunit_kmalloc(test, size, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	memset(buf, val, size);
+	return buf;
+}
+
+static dma_addr_t test_map(struct kunit *test, void *buf, size_t size,
+			   enum dma_data_direction dir, unsigned int flags)
+{
+	struct iob_test *t = test->priv;
+
+	return iommu_dma_bounce_map(t->pool, t->dev, virt_to_phys(buf), size,
+				    dir, 0, flags);
+}
+
+static void test_unmap(struct kunit *test, dma_addr_t dma, size_t size,
+		       enum dma_data_direction dir, unsigned long attrs)
+{
+	struct iob_test *t = test->priv;
+
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_unmap(t->pool, t->dev, dma,
+						       size, dir, attrs));
+}
+
+static struct iommu_dma_bounce_stats *test_stats(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct iommu_dma_bounce_stats *st;
+
+	st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	iommu_dma_bounce_get_stats(t->pool, st);
+	return st;
+}
+
+static void iob_class_sizes(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, 1), 0);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, PAGE_SIZE + 1), 1);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, 3 * PAGE_SIZE), 2);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, TEST_MAX_SLOT),
+			IOMMU_DMA_BOUNCE_NR_CLASSES - 1);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, TEST_MAX_SLOT + 1), -1);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, 0), -1);
+}
+
+static void iob_class_counts_offset(struct kunit *test)
+{
+	/* The granule offset is kept, so it takes room in the slot */
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 100, PAGE_SIZE - 100), 0);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 100, PAGE_SIZE), 1);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, PAGE_SIZE + 100,
+						     PAGE_SIZE - 100), 0);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 1, TEST_MAX_SLOT), -1);
+}
+
+static void iob_no_iova_at_create(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+
+	KUNIT_EXPECT_EQ(test, t->fake.iova_allocs, 0);
+	KUNIT_EXPECT_EQ(test, t->fake.maps, 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
+}
+
+static void iob_map_copies_to_slot(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, 2 * PAGE_SIZE, 0x5a);
+	size_t off = 100, len = 512;
+	dma_addr_t dma;
+	void *va;
+
+	dma = test_map(test, buf + off, len, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	/* The granule offset is kept (dma_get_min_align_mask users) */
+	KUNIT_EXPECT_EQ(test, dma & (PAGE_SIZE - 1),
+			virt_to_phys(buf + off) & (PAGE_SIZE - 1));
+	va = fake_translate(&t->fake, dma);
+	KUNIT_ASSERT_NOT_NULL(test, va);
+	/* The device sees the slot, never the caller's page */
+	KUNIT_EXPECT_PTR_NE(test, va, (void *)(buf + off));
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0x5a, len));
+	test_unmap(test, dma, len, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 1);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes_bounced, len);
+}
+
+static void iob_from_device_keeps_unwritten_tail(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	size_t len = PAGE_SIZE;
+	u8 *buf = test_buf(test, len, 0x11);
+	dma_addr_t dma;
+
+	dma = test_map(test, buf, len, DMA_FROM_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	/* A short write: the device fills only the first half */
+	device_write(test, &t->fake, dma, 0x22, len / 2);
+	test_unmap(test, dma, len, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf, 0x22, len / 2));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf + len / 2, 0x11, len / 2));
+}
+
+static void iob_no_stale_data_from_earlier_mapping(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	size_t len = PAGE_SIZE;
+	u8 *first = test_buf(test, len, 0);
+	u8 *second = test_buf(test, len, 0x33);
+	dma_addr_t dma1, dma2;
+
+	dma1 = test_map(test, first, len, DMA_FROM_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma1, DMA_MAPPING_ERROR);
+	device_write(test, &t->fake, dma1, 0xee, len);	/* "secret" */
+	test_unmap(test, dma1, len, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_TRUE(test, all_bytes(first, 0xee, len));
+
+	/* Same slot again; this time the device writes nothing at all */
+	dma2 = test_map(test, second, len, DMA_FROM_DEVICE, 0);
+	KUNIT_ASSERT_EQ(test, dma2, dma1);
+	test_unmap(test, dma2, len, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_TRUE(test, all_bytes(second, 0x33, len));
+}
+
+static void iob_to_device_unmap_leaves_buffer(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 0x44);
+	dma_addr_t dma;
+
+	dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	device_write(test, &t->fake, dma, 0x99, PAGE_SIZE);
+	test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf, 0x44, PAGE_SIZE));
+}
+
+static void iob_skip_cpu_sync_skips_copy_out(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 0x44);
+	dma_addr_t dma;
+	void *va;
+
+	dma = test_map(test, buf, PAGE_SIZE, DMA_FROM_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	/* Like swiotlb: the copy on map happens even with SKIP_CPU_SYNC */
+	va = fake_translate(&t->fake, dma);
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0x44, PAGE_SIZE));
+	device_write(test, &t->fake, dma, 0x99, PAGE_SIZE);
+	test_unmap(test, dma, PAGE_SIZE, DMA_FROM_DEVICE,
+		   DMA_ATTR_SKIP_CPU_SYNC);
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf, 0x44, PAGE_SIZE));
+}
+
+static void iob_sync_for_cpu_copies_out(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 0);
+	dma_addr_t dma;
+
+	dma = test_map(test, buf, PAGE_SIZE, DMA_FROM_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	device_write(test, &t->fake, dma, 0x66, PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf, 0, PAGE_SIZE));
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync(t->pool, t->dev, dma,
+						      PAGE_SIZE,
+						      DMA_FROM_DEVICE, true));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf, 0x66, PAGE_SIZE));
+	test_unmap(test, dma, PAGE_SIZE, DMA_FROM_DEVICE, 0);
+}
+
+static void iob_sync_for_device_copies_in(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 0x10);
+	dma_addr_t dma;
+
+	dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	memset(buf, 0x20, PAGE_SIZE);
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync(t->pool, t->dev, dma,
+						      PAGE_SIZE, DMA_TO_DEVICE,
+						      false));
+	KUNIT_EXPECT_TRUE(test, all_bytes(fake_translate(&t->fake, dma), 0x20,
+					  PAGE_SIZE));
+	test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
+}
+
+static void iob_sync_partial_range(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	size_t len = 2 * PAGE_SIZE, start = PAGE_SIZE + 100, part = 200;
+	u8 *buf = test_buf(test, len, 0);
+	dma_addr_t dma;
+
+	dma = test_map(test, buf, len, DMA_BIDIRECTIONAL, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	device_write(test, &t->fake, dma, 0x77, len);
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync(t->pool, t->dev,
+						      dma + start, part,
+						      DMA_BIDIRECTIONAL, true));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf, 0, start));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf + start, 0x77, part));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf + start + part, 0,
+					  len - start - part));
+	test_unmap(test, dma, len, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+}
+
+static void iob_steady_state_no_iommu_calls(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t dma;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		dma = test_map(test, buf, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+		KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+		test_unmap(test, dma, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	}
+	KUNIT_EXPECT_EQ(test, t->fake.maps, 1);
+	KUNIT_EXPECT_EQ(test, t->fake.unmaps, 0);
+	KUNIT_EXPECT_EQ(test, t->fake.syncs, 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 1000);
+}
+
+static void iob_grows_per_class(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, SZ_16K, 1);
+	dma_addr_t small[5], big[3];
+	struct iommu_dma_bounce_stats *st;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(small); i++) {
+		small[i] = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+		KUNIT_ASSERT_NE(test, small[i], DMA_MAPPING_ERROR);
+	}
+	for (i = 0; i < ARRAY_SIZE(big); i++) {
+		big[i] = test_map(test, buf, 4 * PAGE_SIZE, DMA_TO_DEVICE, 0);
+		KUNIT_ASSERT_NE(test, big[i], DMA_MAPPING_ERROR);
+	}
+	st = test_stats(test);
+	KUNIT_EXPECT_EQ(test, st->slots[0], 5);
+	KUNIT_EXPECT_EQ(test, st->slots[2], 3);
+	KUNIT_EXPECT_EQ(test, st->free[0] + st->free[2], 0);
+	KUNIT_EXPECT_EQ(test, st->bytes, 5 * PAGE_SIZE + 3 * 4 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, t->fake.maps, 8);
+
+	for (i = 0; i < ARRAY_SIZE(small); i++)
+		test_unmap(test, small[i], PAGE_SIZE, DMA_TO_DEVICE, 0);
+	for (i = 0; i < ARRAY_SIZE(big); i++)
+		test_unmap(test, big[i], 4 * PAGE_SIZE, DMA_TO_DEVICE, 0);
+	st = test_stats(test);
+	KUNIT_EXPECT_EQ(test, st->free[0], 5);
+	KUNIT_EXPECT_EQ(test, st->free[2], 3);
+}
+
+static void iob_cap_falls_back_without_cliff(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t a, b, c;
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON,
+				    TEST_MAX_SLOT, 2 * PAGE_SIZE);
+	a = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	b = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	c = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, a, DMA_MAPPING_ERROR);
+	KUNIT_ASSERT_NE(test, b, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, c, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_CAP], 1);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 2 * PAGE_SIZE);
+
+	/* As soon as one slot is idle again, the pool serves the next one */
+	test_unmap(test, a, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	c = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, c, a);
+	test_unmap(test, b, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	test_unmap(test, c, PAGE_SIZE, DMA_TO_DEVICE, 0);
+}
+
+static void iob_too_large_falls_back(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, TEST_MAX_SLOT + PAGE_SIZE, 1);
+
+	KUNIT_EXPECT_EQ(test, test_map(test, buf, TEST_MAX_SLOT + 1,
+				       DMA_TO_DEVICE, IOMMU_DMA_BOUNCE_FORCE),
+			DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_TOO_LARGE], 1);
+	KUNIT_EXPECT_EQ(test, t->fake.iova_allocs, 0);
+}
+
+static void iob_policy_threshold(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SZ_8K,
+				    TEST_MAX_BYTES);
+	KUNIT_EXPECT_TRUE(test, iommu_dma_bounce_wanted(t->pool, 0, SZ_8K));
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, 0, SZ_8K + 1));
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_OFF, SZ_8K,
+				    TEST_MAX_BYTES);
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, 0, 1));
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(NULL, 0, 1));
+}
+
+static void iob_iova_failure_falls_back(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+
+	t->fake.fail_iova = true;
+	KUNIT_EXPECT_EQ(test, test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0),
+			DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_IOVA], 1);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 0);
+}
+
+static void iob_map_failure_falls_back(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+
+	t->fake.fail_map = true;
+	KUNIT_EXPECT_EQ(test, test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0),
+			DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_MAP], 1);
+	KUNIT_EXPECT_EQ(test, t->fake.iova_allocs, 1);
+	KUNIT_EXPECT_EQ(test, t->fake.iova_frees, 1);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
+}
+
+static void iob_dma_mask_respected(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, SZ_16K, 1);
+	dma_addr_t dma;
+
+	t->mask = TEST_MASK_28;
+	dma = test_map(test, buf, SZ_16K, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_LE(test, dma + SZ_16K - 1, TEST_MASK_28);
+	test_unmap(test, dma, SZ_16K, DMA_TO_DEVICE, 0);
+}
+
+static void iob_dma_mask_narrowed_later(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t wide, narrow;
+
+	wide = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, wide, DMA_MAPPING_ERROR);
+	KUNIT_ASSERT_GT(test, wide, TEST_MASK_28);
+	test_unmap(test, wide, PAGE_SIZE, DMA_TO_DEVICE, 0);
+
+	/* The idle slot is outside the new mask: a new one is made */
+	t->mask = TEST_MASK_28;
+	narrow = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, narrow, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_LE(test, narrow + PAGE_SIZE - 1, TEST_MASK_28);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 2);
+	test_unmap(test, narrow, PAGE_SIZE, DMA_TO_DEVICE, 0);
+}
+
+static void iob_aging_frees_idle_in_one_batch(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t dma[3];
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(dma); i++)
+		dma[i] = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	for (i = 0; i < ARRAY_SIZE(dma); i++)
+		test_unmap(test, dma[i], PAGE_SIZE, DMA_TO_DEVICE, 0);
+
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool, jiffies), 0);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool,
+						   jiffies + TEST_IDLE_LATER), 3);
+	KUNIT_EXPECT_EQ(test, t->fake.syncs, 1);
+	KUNIT_EXPECT_EQ(test, t->fake.iova_frees, 3);
+	KUNIT_EXPECT_EQ(test, fake_mapped_pages(&t->fake), 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->freed_aging, 3);
+	/* A freed slot's IOVA no longer belongs to the pool */
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_unmap(t->pool, t->dev, dma[0],
+							PAGE_SIZE,
+							DMA_TO_DEVICE, 0));
+}
+
+static void iob_aging_skips_in_use(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 0x31);
+	dma_addr_t busy, idle;
+
+	busy = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	idle = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	test_unmap(test, idle, PAGE_SIZE, DMA_TO_DEVICE, 0);
+
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool,
+						   jiffies + TEST_IDLE_LATER), 1);
+	/* The busy slot is still mapped and holds its data */
+	KUNIT_EXPECT_TRUE(test, all_bytes(fake_translate(&t->fake, busy), 0x31,
+					  PAGE_SIZE));
+	test_unmap(test, busy, PAGE_SIZE, DMA_TO_DEVICE, 0);
+}
+
+static void iob_shrink_frees_oldest_up_to_nr(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t dma[4];
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(dma); i++)
+		dma[i] = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	for (i = 0; i < ARRAY_SIZE(dma); i++)
+		test_unmap(test, dma[i], PAGE_SIZE, DMA_TO_DEVICE, 0);
+
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_shrink(t->pool, 3), 3);
+	KUNIT_EXPECT_EQ(test, t->fake.syncs, 1);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 1);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->freed_shrinker, 3);
+	KUNIT_EXPECT_EQ(test, fake_mapped_pages(&t->fake), 1);
+}
+
+static void iob_shrink_skips_in_use(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t dma[4];
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(dma); i++)
+		dma[i] = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	test_unmap(test, dma[0], PAGE_SIZE, DMA_TO_DEVICE, 0);
+	test_unmap(test, dma[1], PAGE_SIZE, DMA_TO_DEVICE, 0);
+
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_shrink(t->pool, 100), 2);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 2);
+	KUNIT_EXPECT_NOT_NULL(test, fake_translate(&t->fake, dma[2]));
+	KUNIT_EXPECT_NOT_NULL(test, fake_translate(&t->fake, dma[3]));
+	test_unmap(test, dma[2], PAGE_SIZE, DMA_TO_DEVICE, 0);
+	test_unmap(test, dma[3], PAGE_SIZE, DMA_TO_DEVICE, 0);
+}
+
+/* Three segments: 100 bytes at offset 50, 1000 bytes, 300 bytes */
+static const unsigned int sg_offs[] = { 50, 0, 0 };
+static const unsigned int sg_lens[] = { 100, 1000, 300 };
+#define SG_TOTAL	1400
+
+static struct scatterlist *test_sgl(struct kunit *test, u8 **bufs)
+{
+	struct scatterlist *sgl;
+	int i;
+
+	sgl = kunit_kcalloc(test, ARRAY_SIZE(sg_lens), sizeof(*sgl),
+			    GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sgl);
+	sg_init_table(sgl, ARRAY_SIZE(sg_lens));
+	for (i = 0; i < ARRAY_SIZE(sg_lens); i++) {
+		bufs[i] = test_buf(test, PAGE_SIZE, 0x40 + i);
+		sg_set_buf(&sgl[i], bufs[i] + sg_offs[i], sg_lens[i]);
+	}
+	return sgl;
+}
+
+static void iob_sg_coalesced_into_one_segment(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct scatterlist *sgl;
+	u8 *bufs[3], *va;
+	size_t pos = 0;
+	int i;
+
+	sgl = test_sgl(test, bufs);
+	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
+						      DMA_BIDIRECTIONAL, 0, 0), 1);
+	KUNIT_EXPECT_EQ(test, sg_dma_len(sgl), SG_TOTAL);
+	KUNIT_EXPECT_EQ(test, sg_dma_address(sgl) & (PAGE_SIZE - 1),
+			sg_phys(sgl) & (PAGE_SIZE - 1));
+	KUNIT_EXPECT_EQ(test, sg_dma_len(&sgl[1]), 0);
+	va = fake_translate(&t->fake, sg_dma_address(sgl));
+	KUNIT_ASSERT_NOT_NULL(test, va);
+	for (i = 0; i < 3; i++) {
+		KUNIT_EXPECT_TRUE(test, all_bytes(va + pos, 0x40 + i, sg_lens[i]));
+		pos += sg_lens[i];
+	}
+
+	device_write(test, &t->fake, sg_dma_address(sgl), 0x7e, SG_TOTAL);
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_unmap_sg(t->pool, t->dev, sgl,
+							  3, DMA_BIDIRECTIONAL,
+							  0));
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_TRUE(test, all_bytes(bufs[i] + sg_offs[i], 0x7e,
+						  sg_lens[i]));
+	/* Bytes outside the segments are untouched */
+	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[0], 0x40, sg_offs[0]));
+	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[1] + sg_lens[1], 0x41,
+					  PAGE_SIZE - sg_lens[1]));
+}
+
+static void iob_sg_sync_for_cpu(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct scatterlist *sgl;
+	u8 *bufs[3];
+
+	sgl = test_sgl(test, bufs);
+	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
+						      DMA_FROM_DEVICE, 0, 0), 1);
+	device_write(test, &t->fake, sg_dma_address(sgl), 0x5c, SG_TOTAL);
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync_sg(t->pool, t->dev, sgl,
+							 3, DMA_FROM_DEVICE,
+							 true));
+	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[2], 0x5c, sg_lens[2]));
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_unmap_sg(t->pool, t->dev, sgl,
+							  3, DMA_FROM_DEVICE,
+							  DMA_ATTR_SKIP_CPU_SYNC));
+}
+
+static void iob_sg_respects_max_seg_size(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct scatterlist *sgl;
+	u8 *bufs[3];
+
+	t->parms.max_segment_size = SG_TOTAL - 1;
+	sgl = test_sgl(test, bufs);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
+						      DMA_TO_DEVICE, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_SG], 1);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 0);
+}
+
+static void iob_sg_respects_segment_boundary(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct scatterlist *sgl;
+	u8 *bufs[3];
+
+	/* 1 KiB windows: 50 + 1400 bytes cannot stay inside one */
+	t->parms.segment_boundary_mask = SZ_1K - 1;
+	sgl = test_sgl(test, bufs);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
+						      DMA_TO_DEVICE, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_SG], 1);
+
+	/* 4 KiB windows: it fits */
+	t->parms.segment_boundary_mask = SZ_4K - 1;
+	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
+						      DMA_TO_DEVICE, 0, 0), 1);
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_unmap_sg(t->pool, t->dev, sgl,
+							  3, DMA_TO_DEVICE, 0));
+}
+
+static void iob_untrusted_sees_only_its_bytes(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *secret = test_buf(test, PAGE_SIZE, 0xcc);
+	u8 *buf = test_buf(test, PAGE_SIZE, 0x42);
+	size_t off = 10, len = 100;
+	dma_addr_t dma;
+	u8 *va;
+
+	/* Leave another mapping's bytes in the slot first */
+	dma = test_map(test, secret, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
+
+	dma = test_map(test, buf + off, len, DMA_TO_DEVICE,
+		       IOMMU_DMA_BOUNCE_UNTRUSTED | IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	va = fake_translate(&t->fake, dma & PAGE_MASK);
+	KUNIT_ASSERT_NOT_NULL(test, va);
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0, (dma & ~PAGE_MASK)));
+	KUNIT_EXPECT_TRUE(test, all_bytes(va + (dma & ~PAGE_MASK), 0x42, len));
+	KUNIT_EXPECT_TRUE(test, all_bytes(va + (dma & ~PAGE_MASK) + len, 0,
+					  PAGE_SIZE - (dma & ~PAGE_MASK) - len));
+	test_unmap(test, dma, len, DMA_TO_DEVICE, 0);
+	/* The idle slot stays mapped, so it must not keep the data either */
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0, PAGE_SIZE));
+}
+
+static void iob_foreign_address_not_ours(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t dma;
+
+	/* No slot at all yet */
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_unmap(t->pool, t->dev, SZ_1M,
+							PAGE_SIZE,
+							DMA_TO_DEVICE, 0));
+	dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_sync(t->pool, t->dev,
+						       dma + 64 * PAGE_SIZE,
+						       PAGE_SIZE, DMA_TO_DEVICE,
+						       false));
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_unmap(NULL, t->dev, dma,
+							PAGE_SIZE,
+							DMA_TO_DEVICE, 0));
+	test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
+}
+
+static void iob_privileged_not_bounced(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map(t->pool, t->dev,
+						   virt_to_phys(buf), PAGE_SIZE,
+						   DMA_TO_DEVICE,
+						   DMA_ATTR_PRIVILEGED, 0),
+			DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_ATTRS], 1);
+}
+
+static void iob_teardown_with_slots_in_use(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t dma;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+		KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	}
+	test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
+
+	/* Two slots still mapped: all are unmapped and freed anyway */
+	iommu_dma_bounce_pool_destroy(t->pool);
+	t->pool = NULL;
+	KUNIT_EXPECT_EQ(test, fake_mapped_pages(&t->fake), 0);
+	KUNIT_EXPECT_EQ(test, t->fake.iova_frees, t->fake.iova_allocs);
+	KUNIT_EXPECT_EQ(test, t->fake.syncs, 1);
+}
+
+#define STRESS_THREADS	4
+#define STRESS_LOOPS	1000
+
+struct stress {
+	struct kunit *test;
+	struct iob_test *t;
+	struct completion done;
+	unsigned long errors;
+	u32 seed;
+};
+
+static int stress_fn(void *data)
+{
+	struct stress *s = data;
+	struct iob_test *t = s->t;
+	size_t max = SZ_16K;
+	u8 *buf = kmalloc(max, GFP_KERNEL);
+	int i;
+
+	for (i = 0; buf && i < STRESS_LOOPS; i++) {
+		size_t len = 1 + get_random_u32_below(max), chunk;
+		u8 val = get_random_u8();
+		dma_addr_t dma;
+		u8 *va;
+
+		memset(buf, val, len);
+		dma = iommu_dma_bounce_map(t->pool, t->dev, virt_to_phys(buf),
+					   len, DMA_BIDIRECTIONAL, 0, 0);
+		if (dma == DMA_MAPPING_ERROR) {
+			s->errors++;
+			continue;
+		}
+		va = fake_translate(&t->fake, dma);
+		chunk = min_t(size_t, len, PAGE_SIZE - offset_in_page(dma));
+		/* Each thread must see its own bytes, then write its reply */
+		if (!va || memchr_inv(va, val, chunk))
+			s->errors++;
+		else
+			memset(va, (u8)~val, chunk);
+		if (!iommu_dma_bounce_unmap(t->pool, t->dev, dma, len,
+					    DMA_BIDIRECTIONAL, 0))
+			s->errors++;
+		if (va && memchr_inv(buf, (u8)~val, chunk))
+			s->errors++;
+		if (!(i % 64))
+			cond_resched();
+	}
+	if (!buf)
+		s->errors++;
+	kfree(buf);
+	complete(&s->done);
+	return 0;
+}
+
+static void iob_concurrent_kthreads(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct stress *s;
+	struct task_struct *task;
+	struct iommu_dma_bounce_stats *st;
+	unsigned long c, slots = 0, free = 0;
+	int i;
+
+	s = kunit_kcalloc(test, STRESS_THREADS, sizeof(*s), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	for (i = 0; i < STRESS_THREADS; i++) {
+		s[i].test = test;
+		s[i].t = t;
+		init_completion(&s[i].done);
+		task = kthread_run(stress_fn, &s[i], "iob-stress/%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	for (i = 0; i < STRESS_THREADS; i++) {
+		wait_for_completion(&s[i].done);
+		KUNIT_EXPECT_EQ(test, s[i].errors, 0);
+	}
+
+	st = test_stats(test);
+	for (c = 0; c < IOMMU_DMA_BOUNCE_NR_CLASSES; c++) {
+		slots += st->slots[c];
+		free += st->free[c];
+	}
+	KUNIT_EXPECT_EQ(test, st->maps, STRESS_THREADS * STRESS_LOOPS);
+	KUNIT_EXPECT_EQ(test, free, slots);
+	KUNIT_EXPECT_EQ(test, t->fake.maps, slots);
+	/* Few mappings are ever in flight: the pool stays small */
+	KUNIT_EXPECT_LE(test, slots, STRESS_THREADS * IOMMU_DMA_BOUNCE_NR_CLASSES * 2);
+}
+
+static struct kunit_case iob_test_cases[] = {
+	KUNIT_CASE(iob_class_sizes),
+	KUNIT_CASE(iob_class_counts_offset),
+	KUNIT_CASE(iob_no_iova_at_create),
+	KUNIT_CASE(iob_map_copies_to_slot),
+	KUNIT_CASE(iob_from_device_keeps_unwritten_tail),
+	KUNIT_CASE(iob_no_stale_data_from_earlier_mapping),
+	KUNIT_CASE(iob_to_device_unmap_leaves_buffer),
+	KUNIT_CASE(iob_skip_cpu_sync_skips_copy_out),
+	KUNIT_CASE(iob_sync_for_cpu_copies_out),
+	KUNIT_CASE(iob_sync_for_device_copies_in),
+	KUNIT_CASE(iob_sync_partial_range),
+	KUNIT_CASE(iob_steady_state_no_iommu_calls),
+	KUNIT_CASE(iob_grows_per_class),
+	KUNIT_CASE(iob_cap_falls_back_without_cliff),
+	KUNIT_CASE(iob_too_large_falls_back),
+	KUNIT_CASE(iob_policy_threshold),
+	KUNIT_CASE(iob_iova_failure_falls_back),
+	KUNIT_CASE(iob_map_failure_falls_back),
+	KUNIT_CASE(iob_dma_mask_respected),
+	KUNIT_CASE(iob_dma_mask_narrowed_later),
+	KUNIT_CASE(iob_aging_frees_idle_in_one_batch),
+	KUNIT_CASE(iob_aging_skips_in_use),
+	KUNIT_CASE(iob_shrink_frees_oldest_up_to_nr),
+	KUNIT_CASE(iob_shrink_skips_in_use),
+	KUNIT_CASE(iob_sg_coalesced_into_one_segment),
+	KUNIT_CASE(iob_sg_sync_for_cpu),
+	KUNIT_CASE(iob_sg_respects_max_seg_size),
+	KUNIT_CASE(iob_sg_respects_segment_boundary),
+	KUNIT_CASE(iob_untrusted_sees_only_its_bytes),
+	KUNIT_CASE(iob_foreign_address_not_ours),
+	KUNIT_CASE(iob_privileged_not_bounced),
+	KUNIT_CASE(iob_teardown_with_slots_in_use),
+	KUNIT_CASE_SLOW(iob_concurrent_kthreads),
+	{}
+};
+
+static struct kunit_suite iob_test_suite = {
+	.name = "iommu-dma-bounce",
+	.init = iob_test_init,
+	.exit = iob_test_exit,
+	.test_cases = iob_test_cases,
+};
+
+kunit_test_suite(iob_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for IOMMU DMA bounce pools");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,1412 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Pools of pre-mapped bounce buffers for IOMMU DMA domains.
+ *
+ * Under a strict IOMMU every streaming mapping costs an IOMMU map, an unmap
+ * and an IOTLB invalidation; under a virtual IOMMU each of them is a trip to
+ * the hypervisor. For small transfers a CPU copy into a buffer that stays
+ * mapped is cheaper, and the device still sees nothing but the pool's pages.
+ *
+ * Each DMA domain owns one pool. A pool hands out "slots": naturally sized
+ * buffers of PAGE_SIZE << class bytes, each allocated on the device's node
+ * and mapped in the IOMMU once, when it is first needed, inside the DMA mask
+ * of the device asking for it. No IOVA space is taken before that.
+ *
+ * Idle slots are kept in two tiers, like the IOVA rcache: a small stack per
+ * CPU and size class, and a per-class depot behind a spinlock that the stacks
+ * refill from and spill to in batches. Steady-state map/unmap therefore only
+ * takes the local CPU's uncontended lock. When no slot is idle the pool grows
+ * from atomic context; when it cannot (at its cap, out of memory or IOVA
+ * space, mapping too large) the caller maps the buffer the normal way: a
+ * bounce pool never fails a mapping.
+ *
+ * Memory is bounded by a per-domain cap and given back by aging (slots idle
+ * for IOB_IDLE_TIME) and by a shrinker. Slots are unmapped in batches with one
+ * IOTLB sync per batch, and their IOVA is freed only after that sync.
+ *
+ * Stale data: like swiotlb, a mapping copies the caller's buffer into the
+ * slot for every direction, DMA_FROM_DEVICE included. A device that writes
+ * less than the mapped length then leaves the caller's own bytes in the
+ * unwritten tail, exactly as with a direct mapping, and can never hand the
+ * CPU bytes of an earlier transfer through this slot.
+ *
+ * Untrusted devices: everything in the slot but the mapped bytes is zeroed on
+ * map, and the mapped bytes are cleared on unmap, so an idle slot (which stays
+ * mapped) holds nothing the device has not already been given.
+ */
+
+#define pr_fmt(fmt) "iommu-bounce: " fmt
+
+#include <linux/debugfs.h>
+#include <linux/dma-map-ops.h>
+#include <linux/highmem.h>
+#include <linux/init.h>
+#include <linux/jiffies.h>
+#include <linux/kstrtox.h>
+#include <linux/list.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/scatterlist.h>
+#include <linux/seq_file.h>
+#include <linux/shrinker.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/sysfs.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <kunit/visibility.h>
+
+#include "dma-bounce.h"
+
+#define CREATE_TRACE_POINTS
+#include "dma_bounce_trace.h"
+
+/* Slot sizes: PAGE_SIZE << 0 up to PAGE_SIZE << (IOB_NR_CLASSES - 1) */
+#define IOB_NR_CLASSES		IOMMU_DMA_BOUNCE_NR_CLASSES
+#define IOB_MAX_SLOT		(PAGE_SIZE << (IOB_NR_CLASSES - 1))
+/* Idle slots a CPU keeps per class, and how many move to/from the depot */
+#define IOB_MAG_SIZE		32
+#define IOB_MAG_BATCH		(IOB_MAG_SIZE / 2)
+/* Aging: how often to look, and how long a slot may sit idle */
+#define IOB_AGE_PERIOD		HZ
+#define IOB_IDLE_TIME		(5 * HZ)
+/* Defaults, overridable on the command line */
+#define IOB_DEFAULT_THRESHOLD	SZ_16K
+#define IOB_DEFAULT_MAX_BYTES	SZ_64M
+
+/* Slot state flags */
+#define IOB_SLOT_UNTRUSTED	BIT(0)	/* clear the data on unmap */
+#define IOB_SLOT_SG		BIT(1)	/* holds a coalesced scatterlist */
+
+/**
+ * struct iob_slot - one pre-mapped bounce buffer
+ * @node: link in the depot, or in a release list
+ * @page: first of the slot's 1 << @class pages
+ * @iova: where the slot is mapped, for the life of the slot
+ * @last_used: jiffies when the slot last became idle
+ * @orig: the caller's buffer, while a single mapping is in the slot
+ * @len: bytes mapped
+ * @off: offset of the data in the slot (the caller's IOVA granule offset)
+ * @class: size class
+ * @flags: IOB_SLOT_*
+ */
+struct iob_slot {
+	struct list_head	node;
+	struct page		*page;
+	dma_addr_t		iova;
+	unsigned long		last_used;
+	phys_addr_t		orig;
+	size_t			len;
+	unsigned int		off;
+	u8			class;
+	u8			flags;
+};
+
+/*
+ * Idle slots of one size class kept by one CPU. @lock is taken by its own CPU
+ * on the fast path, and by aging, the shrinker and teardown when they drain
+ * the stack from another CPU; it nests outside the depot lock.
+ */
+struct iob_cpu_cache {
+	spinlock_t		lock;	/* see above */
+	unsigned int		count;
+	unsigned long		last_used;
+	struct iob_slot		*slots[IOB_MAG_SIZE];
+};
+
+struct iob_pcpu {
+	struct iob_cpu_cache	cache[IOB_NR_CLASSES];
+	unsigned long		maps;
+	unsigned long		bytes_bounced;
+};
+
+/* Idle slots of one size class shared by all CPUs; @lock protects both. */
+struct iob_depot {
+	spinlock_t		lock;	/* see above */
+	struct list_head	free;
+	unsigned long		count;
+};
+
+static const char * const iob_fallback_names[IOMMU_DMA_BOUNCE_NR_FALLBACKS] = {
+	[IOMMU_DMA_BOUNCE_FB_TOO_LARGE]	= "too_large",
+	[IOMMU_DMA_BOUNCE_FB_CAP]		= "cap",
+	[IOMMU_DMA_BOUNCE_FB_NOMEM]		= "nomem",
+	[IOMMU_DMA_BOUNCE_FB_IOVA]		= "iova",
+	[IOMMU_DMA_BOUNCE_FB_MAP]		= "map",
+	[IOMMU_DMA_BOUNCE_FB_ATTRS]		= "attrs",
+	[IOMMU_DMA_BOUNCE_FB_SG]		= "sg",
+};
+
+enum iob_release_reason {
+	IOB_REL_AGING,
+	IOB_REL_SHRINKER,
+	IOB_REL_TEARDOWN,
+};
+
+/**
+ * struct iommu_dma_bounce_pool - the bounce slots of one IOMMU DMA domain
+ * @ops: how to reach the domain
+ * @ctx: argument for @ops
+ * @granule: IOVA granule of the domain
+ * @nid: NUMA node for slot memory
+ * @coherent: whether the domain's devices are DMA-coherent
+ * @mode: policy, an enum iommu_dma_bounce_mode
+ * @threshold: largest mapping bounced for speed, in bytes
+ * @max_bytes: cap on the memory held by slots
+ *
+ * @mode, @threshold and @max_bytes are written with WRITE_ONCE() under the
+ * IOMMU group's mutex (sysfs) and read locklessly on the fast path.
+ *
+ * @pcpu: per-CPU stacks of idle slots and counters
+ * @depot: per-class shared idle slots
+ * @slots: every IOVA page of every slot -> its slot. Entries are stored and
+ *	erased only while the slot is idle or being created, so a lookup of a
+ *	mapped address under RCU (xa_load) always sees a live slot.
+ * @bytes: memory held by all slots
+ * @nr: slots per class
+ * @hiwater: most slots per class seen at once
+ * @fallbacks: mappings left to the normal path, by enum iob_fallback
+ * @freed_aging: slots freed because they sat idle
+ * @freed_shrinker: slots freed under memory pressure
+ * @syncs: IOTLB syncs issued to release slots
+ * @age_work: runs aging while the pool holds slots
+ * @node: entry in iob_pools, protected by iob_pools_lock
+ * @debugfs: this pool's debugfs directory
+ * @name: for messages, traces and debugfs
+ */
+struct iommu_dma_bounce_pool {
+	const struct iommu_dma_bounce_ops *ops;
+	void			*ctx;
+	unsigned long		granule;
+	int			nid;
+	bool			coherent;
+
+	int			mode;
+	size_t			threshold;
+	size_t			max_bytes;
+
+	struct iob_pcpu __percpu *pcpu;
+	struct iob_depot	depot[IOB_NR_CLASSES];
+	struct xarray		slots;
+
+	atomic_long_t		bytes;
+	atomic_long_t		nr[IOB_NR_CLASSES];
+	atomic_long_t		hiwater[IOB_NR_CLASSES];
+	atomic_long_t		fallbacks[IOMMU_DMA_BOUNCE_NR_FALLBACKS];
+	atomic_long_t		freed_aging;
+	atomic_long_t		freed_shrinker;
+	atomic_long_t		syncs;
+
+	struct delayed_work	age_work;
+	struct list_head	node;
+	struct dentry		*debugfs;
+	char			name[32];
+};
+
+/* Defaults for new pools, from the command line */
+static int iob_default_mode = IOMMU_DMA_BOUNCE_OFF;
+static size_t iob_default_threshold = IOB_DEFAULT_THRESHOLD;
+static size_t iob_default_max_bytes = IOB_DEFAULT_MAX_BYTES;
+
+/*
+ * All pools, for the shrinker. iob_pools_lock is only ever trylocked by the
+ * shrinker, so that reclaim entered with it held cannot deadlock.
+ */
+static LIST_HEAD(iob_pools);
+static DEFINE_MUTEX(iob_pools_lock);
+static struct shrinker *iob_shrinker;
+static struct dentry *iob_debugfs_root;
+
+static int __init iob_setup_mode(char *str)
+{
+	bool on;
+
+	if (kstrtobool(str, &on)) {
+		pr_warn("iommu.bounce=%s not understood, expected 0 or 1\n", str);
+		return -EINVAL;
+	}
+	iob_default_mode = on ? IOMMU_DMA_BOUNCE_ON : IOMMU_DMA_BOUNCE_OFF;
+	return 0;
+}
+early_param("iommu.bounce", iob_setup_mode);
+
+static int __init iob_setup_threshold(char *str)
+{
+	char *end;
+	unsigned long long val = memparse(str, &end);
+
+	if (*end || val > IOB_MAX_SLOT) {
+		pr_warn("iommu.bounce_threshold=%s ignored, expected 0..%lu\n",
+			str, IOB_MAX_SLOT);
+		return -EINVAL;
+	}
+	iob_default_threshold = val;
+	return 0;
+}
+early_param("iommu.bounce_threshold", iob_setup_threshold);
+
+static int __init iob_setup_max_bytes(char *str)
+{
+	char *end;
+	unsigned long long val = memparse(str, &end);
+
+	if (*end || val > SIZE_MAX) {
+		pr_warn("iommu.bounce_max=%s ignored, expected a size\n", str);
+		return -EINVAL;
+	}
+	iob_default_max_bytes = val;
+	return 0;
+}
+early_param("iommu.bounce_max", iob_setup_max_bytes);
+
+static inline size_t iob_class_size(unsigned int class)
+{
+	return PAGE_SIZE << class;
+}
+
+static inline void *iob_slot_va(struct iob_slot *slot)
+{
+	return page_address(slot->page);
+}
+
+/**
+ * iommu_dma_bounce_class - size class for a mapping
+ * @granule: IOVA granule of the domain
+ * @phys: start of the caller's buffer
+ * @size: length of the mapping
+ *
+ * The data keeps its offset within the IOVA granule (drivers rely on it
+ * through dma_get_min_align_mask()), so the slot must hold offset + size.
+ *
+ * Return: the smallest class that fits, or -1 if none does.
+ */
+VISIBLE_IF_KUNIT int iommu_dma_bounce_class(unsigned long granule,
+					    phys_addr_t phys, size_t size)
+{
+	size_t need = (phys & (granule - 1)) + size;
+
+	if (!size || need > IOB_MAX_SLOT)
+		return -1;
+	return get_order(need);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_class);
+
+static void iob_fallback(struct iommu_dma_bounce_pool *pool,
+			 struct device *dev, size_t size, enum iommu_dma_bounce_fallback why)
+{
+	atomic_long_inc(&pool->fallbacks[why]);
+	trace_iommu_bounce_fallback(dev, size, iob_fallback_names[why]);
+}
+
+/* Copy between a slot and a buffer that may sit in highmem pages. */
+static void iob_copy(void *slot_va, phys_addr_t phys, size_t len, bool to_slot)
+{
+	while (len) {
+		unsigned int poff = offset_in_page(phys);
+		size_t chunk = min_t(size_t, len, PAGE_SIZE - poff);
+		void *va = kmap_local_page(pfn_to_page(PHYS_PFN(phys)));
+
+		if (to_slot)
+			memcpy(slot_va, va + poff, chunk);
+		else
+			memcpy(va + poff, slot_va, chunk);
+		kunmap_local(va);
+		slot_va += chunk;
+		phys += chunk;
+		len -= chunk;
+	}
+}
+
+static void iob_update_hiwater(struct iommu_dma_bounce_pool *pool,
+			       unsigned int class, long nr)
+{
+	long hw = atomic_long_read(&pool->hiwater[class]);
+
+	do {
+		if (nr <= hw)
+			return;
+	} while (!atomic_long_try_cmpxchg(&pool->hiwater[class], &hw, nr));
+}
+
+/* Erase the first @nr_pages IOVA pages of @slot from the lookup array. */
+static void iob_erase_pages(struct iommu_dma_bounce_pool *pool,
+			    struct iob_slot *slot, unsigned long nr_pages)
+{
+	unsigned long first = slot->iova >> PAGE_SHIFT, i;
+
+	for (i = 0; i < nr_pages; i++)
+		xa_erase(&pool->slots, first + i);
+}
+
+/*
+ * Unmap and free a list of idle slots: one IOTLB sync for the whole batch,
+ * and IOVA space given back only once that sync has completed.
+ */
+static unsigned long iob_release(struct iommu_dma_bounce_pool *pool,
+				 struct list_head *list,
+				 enum iob_release_reason why)
+{
+	struct iommu_iotlb_gather gather;
+	struct iob_slot *slot, *tmp;
+	unsigned long n = 0;
+
+	if (list_empty(list))
+		return 0;
+
+	iommu_iotlb_gather_init(&gather);
+	list_for_each_entry(slot, list, node) {
+		size_t size = iob_class_size(slot->class);
+
+		iob_erase_pages(pool, slot, 1UL << slot->class);
+		pool->ops->unmap(pool->ctx, slot->iova, size, &gather);
+	}
+	pool->ops->sync(pool->ctx, &gather);
+	atomic_long_inc(&pool->syncs);
+
+	list_for_each_entry_safe(slot, tmp, list, node) {
+		size_t size = iob_class_size(slot->class);
+
+		pool->ops->free_iova(pool->ctx, slot->iova, size);
+		__free_pages(slot->page, slot->class);
+		atomic_long_sub(size, &pool->bytes);
+		atomic_long_dec(&pool->nr[slot->class]);
+		list_del(&slot->node);
+		kfree(slot);
+		n++;
+	}
+	trace_iommu_bounce_shrink(pool->name, n, why);
+	return n;
+}
+
+/*
+ * Create a slot for @class inside @dma_limit. Called from atomic context,
+ * with no pool lock held: allocation and IOMMU mapping happen unlocked.
+ */
+static struct iob_slot *iob_grow(struct iommu_dma_bounce_pool *pool,
+				 struct device *dev, unsigned int class,
+				 u64 dma_limit)
+{
+	size_t size = iob_class_size(class);
+	unsigned long first, i;
+	struct iob_slot *slot;
+	int prot, err;
+	long nr;
+
+	if (atomic_long_add_return(size, &pool->bytes) >
+	    READ_ONCE(pool->max_bytes)) {
+		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_CAP);
+		goto undo_bytes;
+	}
+
+	slot = kzalloc_node(sizeof(*slot), GFP_ATOMIC | __GFP_NOWARN,
+			    pool->nid);
+	if (!slot)
+		goto nomem;
+	/* Zeroed: a new slot must not show the device old kernel memory */
+	slot->page = alloc_pages_node(pool->nid, GFP_ATOMIC | __GFP_NOWARN |
+				      __GFP_ZERO, class);
+	if (!slot->page)
+		goto free_slot;
+	slot->class = class;
+
+	slot->iova = pool->ops->alloc_iova(pool->ctx, dev, size, dma_limit);
+	if (!slot->iova || !IS_ALIGNED(slot->iova, PAGE_SIZE)) {
+		if (slot->iova)
+			pool->ops->free_iova(pool->ctx, slot->iova, size);
+		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_IOVA);
+		goto free_pages;
+	}
+
+	prot = IOMMU_READ | IOMMU_WRITE | (pool->coherent ? IOMMU_CACHE : 0);
+	if (pool->ops->map(pool->ctx, slot->iova, page_to_phys(slot->page),
+			   size, prot)) {
+		pool->ops->free_iova(pool->ctx, slot->iova, size);
+		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_MAP);
+		goto free_pages;
+	}
+
+	first = slot->iova >> PAGE_SHIFT;
+	for (i = 0; i < (1UL << class); i++) {
+		err = xa_err(xa_store(&pool->slots, first + i, slot,
+				      GFP_ATOMIC | __GFP_NOWARN));
+		if (err) {
+			LIST_HEAD(one);
+
+			iob_erase_pages(pool, slot, i);
+			/* Release it as a slot so the IOTLB is synced */
+			atomic_long_inc(&pool->nr[class]);
+			list_add(&slot->node, &one);
+			iob_release(pool, &one, IOB_REL_TEARDOWN);
+			iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_NOMEM);
+			return NULL;
+		}
+	}
+
+	nr = atomic_long_inc_return(&pool->nr[class]);
+	iob_update_hiwater(pool, class, nr);
+	trace_iommu_bounce_grow(pool->name, size, slot->iova, nr);
+	queue_delayed_work(system_unbound_wq, &pool->age_work, IOB_AGE_PERIOD);
+	return slot;
+
+free_pages:
+	__free_pages(slot->page, class);
+	kfree(slot);
+	goto undo_bytes;
+free_slot:
+	kfree(slot);
+nomem:
+	iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_NOMEM);
+undo_bytes:
+	atomic_long_sub(size, &pool->bytes);
+	return NULL;
+}
+
+/* Move up to IOB_MAG_BATCH slots from the depot to an empty CPU stack. */
+static void iob_refill(struct iommu_dma_bounce_pool *pool, unsigned int class,
+		       struct iob_cpu_cache *cc)
+{
+	struct iob_depot *depot = &pool->depot[class];
+	struct iob_slot *slot;
+
+	spin_lock(&depot->lock);
+	while (cc->count < IOB_MAG_BATCH && !list_empty(&depot->free)) {
+		slot = list_first_entry(&depot->free, struct iob_slot, node);
+		list_del(&slot->node);
+		depot->count--;
+		cc->slots[cc->count++] = slot;
+	}
+	spin_unlock(&depot->lock);
+}
+
+/* Move the @nr oldest slots of a CPU stack to the depot. */
+static void iob_spill(struct iommu_dma_bounce_pool *pool, unsigned int class,
+		      struct iob_cpu_cache *cc, unsigned int nr)
+{
+	struct iob_depot *depot = &pool->depot[class];
+	unsigned int i;
+
+	spin_lock(&depot->lock);
+	for (i = 0; i < nr; i++)
+		list_add(&cc->slots[i]->node, &depot->free);
+	depot->count += nr;
+	spin_unlock(&depot->lock);
+
+	cc->count -= nr;
+	memmove(cc->slots, cc->slots + nr, cc->count * sizeof(cc->slots[0]));
+}
+
+static struct iob_slot *iob_get(struct iommu_dma_bounce_pool *pool,
+				struct device *dev, unsigned int class,
+				u64 dma_limit)
+{
+	struct iob_cpu_cache *cc;
+	struct iob_slot *slot = NULL;
+	unsigned long flags;
+
+	cc = &raw_cpu_ptr(pool->pcpu)->cache[class];
+	spin_lock_irqsave(&cc->lock, flags);
+	if (!cc->count)
+		iob_refill(pool, class, cc);
+	if (cc->count) {
+		slot = cc->slots[cc->count - 1];
+		/* An idle slot made for a wider DMA mask stays where it is */
+		if (slot->iova + iob_class_size(class) - 1 <= dma_limit) {
+			cc->count--;
+			cc->last_used = jiffies;
+		} else {
+			slot = NULL;
+		}
+	}
+	spin_unlock_irqrestore(&cc->lock, flags);
+
+	if (!slot)
+		slot = iob_grow(pool, dev, class, dma_limit);
+	return slot;
+}
+
+static void iob_put(struct iommu_dma_bounce_pool *pool, struct iob_slot *slot)
+{
+	struct iob_cpu_cache *cc;
+	unsigned long flags;
+
+	slot->last_used = jiffies;
+	cc = &raw_cpu_ptr(pool->pcpu)->cache[slot->class];
+	spin_lock_irqsave(&cc->lock, flags);
+	if (cc->count == IOB_MAG_SIZE)
+		iob_spill(pool, slot->class, cc, IOB_MAG_BATCH);
+	cc->slots[cc->count++] = slot;
+	cc->last_used = slot->last_used;
+	spin_unlock_irqrestore(&cc->lock, flags);
+}
+
+/* Find the slot mapped at @dma, or NULL if @dma is not a bounce address. */
+static struct iob_slot *iob_lookup(struct iommu_dma_bounce_pool *pool,
+				   dma_addr_t dma)
+{
+	if (!pool || !atomic_long_read(&pool->bytes))
+		return NULL;
+	return xa_load(&pool->slots, dma >> PAGE_SHIFT);
+}
+
+static u64 iob_dma_limit(struct device *dev)
+{
+	return min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
+}
+
+static bool iob_attrs_ok(struct iommu_dma_bounce_pool *pool,
+			 struct device *dev, unsigned long attrs)
+{
+	/* A privileged mapping must not share slots mapped unprivileged */
+	return !(attrs & DMA_ATTR_PRIVILEGED) &&
+		dev_is_dma_coherent(dev) == pool->coherent;
+}
+
+static void iob_zero_padding(struct iob_slot *slot)
+{
+	void *va = iob_slot_va(slot);
+	size_t end = slot->off + slot->len;
+
+	memset(va, 0, slot->off);
+	memset(va + end, 0, iob_class_size(slot->class) - end);
+}
+
+/* Make the slot's data visible to the device after the CPU wrote it. */
+static void iob_for_device(struct iommu_dma_bounce_pool *pool,
+			   struct iob_slot *slot, size_t start, size_t len,
+			   enum dma_data_direction dir)
+{
+	if (!pool->coherent)
+		arch_sync_dma_for_device(page_to_phys(slot->page) + slot->off +
+					 start, len, dir);
+}
+
+static void iob_for_cpu(struct iommu_dma_bounce_pool *pool,
+			struct iob_slot *slot, size_t start, size_t len,
+			enum dma_data_direction dir)
+{
+	if (!pool->coherent)
+		arch_sync_dma_for_cpu(page_to_phys(slot->page) + slot->off +
+				      start, len, dir);
+}
+
+/**
+ * iommu_dma_bounce_wanted - does the policy bounce this mapping for speed?
+ * @pool: the domain's pool, may be NULL
+ * @phys: start of the buffer
+ * @size: length of the mapping
+ *
+ * Return: true if the mapping should be tried in the pool.
+ */
+bool iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool,
+			     phys_addr_t phys, size_t size)
+{
+	return pool && READ_ONCE(pool->mode) == IOMMU_DMA_BOUNCE_ON &&
+		size <= READ_ONCE(pool->threshold);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_wanted);
+
+/**
+ * iommu_dma_bounce_map - map a buffer through a bounce slot
+ * @pool: the domain's pool
+ * @dev: device doing DMA
+ * @phys: buffer to map
+ * @size: its length
+ * @dir: DMA direction
+ * @attrs: DMA_ATTR_* of the mapping
+ * @flags: IOMMU_DMA_BOUNCE_* flags
+ *
+ * Copies the buffer into a slot for every direction (see the top of this
+ * file) and returns the slot's address. May be called from atomic context.
+ *
+ * Return: the DMA address, or DMA_MAPPING_ERROR when the pool cannot serve
+ * the mapping right now and the caller must map it the normal way.
+ */
+dma_addr_t iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool,
+				struct device *dev, phys_addr_t phys,
+				size_t size, enum dma_data_direction dir,
+				unsigned long attrs, unsigned int flags)
+{
+	struct iob_slot *slot;
+	int class;
+
+	class = iommu_dma_bounce_class(pool->granule, phys, size);
+	if (class < 0) {
+		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_TOO_LARGE);
+		return DMA_MAPPING_ERROR;
+	}
+	if (!iob_attrs_ok(pool, dev, attrs)) {
+		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_ATTRS);
+		return DMA_MAPPING_ERROR;
+	}
+
+	slot = iob_get(pool, dev, class, iob_dma_limit(dev));
+	if (!slot)
+		return DMA_MAPPING_ERROR;
+
+	slot->orig = phys;
+	slot->len = size;
+	slot->off = phys & (pool->granule - 1);
+	slot->flags = 0;
+	if (flags & IOMMU_DMA_BOUNCE_UNTRUSTED) {
+		slot->flags |= IOB_SLOT_UNTRUSTED;
+		iob_zero_padding(slot);
+	}
+	iob_copy(iob_slot_va(slot) + slot->off, phys, size, true);
+	iob_for_device(pool, slot, 0, size, dir);
+
+	/* Syncs must now reach us even for a coherent device */
+	dma_reset_need_sync(dev);
+	this_cpu_inc(pool->pcpu->maps);
+	this_cpu_add(pool->pcpu->bytes_bounced, size);
+	trace_iommu_bounce_map(dev, phys, slot->iova + slot->off, size);
+	return slot->iova + slot->off;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_map);
+
+/* Common end of a bounced mapping: copy back, clear, return the slot. */
+static void iob_finish(struct iommu_dma_bounce_pool *pool,
+		       struct device *dev, struct iob_slot *slot,
+		       struct scatterlist *sgl, int nents,
+		       enum dma_data_direction dir, unsigned long attrs);
+
+/**
+ * iommu_dma_bounce_unmap - end a mapping if it is a bounced one
+ * @pool: the domain's pool, may be NULL
+ * @dev: device doing DMA
+ * @dma: address returned by iommu_dma_bounce_map()
+ * @size: length of the mapping
+ * @dir: DMA direction
+ * @attrs: DMA_ATTR_* of the mapping
+ *
+ * Return: false if @dma is not a bounce slot, so the caller unmaps it.
+ */
+bool iommu_dma_bounce_unmap(struct iommu_dma_bounce_pool *pool,
+			    struct device *dev, dma_addr_t dma, size_t size,
+			    enum dma_data_direction dir, unsigned long attrs)
+{
+	struct iob_slot *slot = iob_lookup(pool, dma);
+
+	if (!slot)
+		return false;
+	/* Anything else would be a driver bug: never unmap a slot. */
+	if (dev_WARN_ONCE(dev, dma != slot->iova + slot->off ||
+			  size != slot->len || (slot->flags & IOB_SLOT_SG),
+			  "bad unmap of bounced DMA address %pad size %zu\n",
+			  &dma, size))
+		return true;
+	iob_finish(pool, dev, slot, NULL, 0, dir, attrs);
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_unmap);
+
+/**
+ * iommu_dma_bounce_sync - sync part of a bounced mapping
+ * @pool: the domain's pool, may be NULL
+ * @dev: device doing DMA
+ * @dma: start of the range to sync
+ * @size: its length
+ * @dir: DMA direction
+ * @for_cpu: true to hand the range to the CPU, false to the device
+ *
+ * Return: false if @dma is not a bounce slot.
+ */
+bool iommu_dma_bounce_sync(struct iommu_dma_bounce_pool *pool,
+			   struct device *dev, dma_addr_t dma, size_t size,
+			   enum dma_data_direction dir, bool for_cpu)
+{
+	struct iob_slot *slot = iob_lookup(pool, dma);
+	size_t start;
+
+	if (!slot)
+		return false;
+	start = dma - slot->iova - slot->off;
+	if (dev_WARN_ONCE(dev, dma < slot->iova + slot->off ||
+			  start + size > slot->len ||
+			  (slot->flags & IOB_SLOT_SG),
+			  "bad sync of bounced DMA address %pad size %zu\n",
+			  &dma, size))
+		return true;
+
+	if (for_cpu) {
+		if (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL) {
+			iob_for_cpu(pool, slot, start, size, dir);
+			iob_copy(iob_slot_va(slot) + slot->off + start,
+				 slot->orig + start, size, false);
+		}
+	} else if (dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL) {
+		iob_copy(iob_slot_va(slot) + slot->off + start,
+			 slot->orig + start, size, true);
+		iob_for_device(pool, slot, start, size, dir);
+	}
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_sync);
+
+/* Copy a scatterlist to (or from) its coalesced bounce slot. */
+static void iob_copy_sg(struct iob_slot *slot, struct scatterlist *sgl,
+			int nents, bool to_slot)
+{
+	void *va = iob_slot_va(slot) + slot->off;
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sgl, s, nents, i) {
+		iob_copy(va, sg_phys(s), s->length, to_slot);
+		va += s->length;
+	}
+}
+
+/**
+ * iommu_dma_bounce_map_sg - map a scatterlist as one bounced segment
+ * @pool: the domain's pool, may be NULL
+ * @dev: device doing DMA
+ * @sgl: the list
+ * @nents: its number of entries
+ * @dir: DMA direction
+ * @attrs: DMA_ATTR_* of the mapping
+ * @flags: IOMMU_DMA_BOUNCE_* flags
+ *
+ * When the policy bounces the list's total length and the result fits in one
+ * DMA segment of @dev (max_seg_size and segment boundary), copy all entries
+ * back to back into one slot and describe it as a single segment.
+ *
+ * Return: 1 if the list was bounced, 0 if the caller must map it.
+ */
+int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
+			    struct device *dev, struct scatterlist *sgl,
+			    int nents, enum dma_data_direction dir,
+			    unsigned long attrs, unsigned int flags)
+{
+	unsigned long boundary = dma_get_seg_boundary(dev);
+	phys_addr_t phys = sg_phys(sgl);
+	struct scatterlist *s;
+	struct iob_slot *slot;
+	dma_addr_t start;
+	size_t total = 0;
+	int class, i;
+
+	if (!pool)
+		return 0;
+	for_each_sg(sgl, s, nents, i) {
+		if (is_pci_p2pdma_page(sg_page(s)))
+			return 0;
+		total += s->length;
+	}
+	if (!(flags & IOMMU_DMA_BOUNCE_FORCE) &&
+	    !iommu_dma_bounce_wanted(pool, phys, total))
+		return 0;
+	if (total > dma_get_max_seg_size(dev)) {
+		iob_fallback(pool, dev, total, IOMMU_DMA_BOUNCE_FB_SG);
+		return 0;
+	}
+	class = iommu_dma_bounce_class(pool->granule, phys, total);
+	if (class < 0) {
+		iob_fallback(pool, dev, total, IOMMU_DMA_BOUNCE_FB_TOO_LARGE);
+		return 0;
+	}
+	if (!iob_attrs_ok(pool, dev, attrs)) {
+		iob_fallback(pool, dev, total, IOMMU_DMA_BOUNCE_FB_ATTRS);
+		return 0;
+	}
+
+	slot = iob_get(pool, dev, class, iob_dma_limit(dev));
+	if (!slot)
+		return 0;
+	slot->off = phys & (pool->granule - 1);
+	start = slot->iova + slot->off;
+	/* The one segment must not cross the device's segment boundary */
+	if ((start & ~(dma_addr_t)boundary) !=
+	    ((start + total - 1) & ~(dma_addr_t)boundary)) {
+		iob_put(pool, slot);
+		iob_fallback(pool, dev, total, IOMMU_DMA_BOUNCE_FB_SG);
+		return 0;
+	}
+
+	slot->orig = 0;
+	slot->len = total;
+	slot->flags = IOB_SLOT_SG;
+	if (flags & IOMMU_DMA_BOUNCE_UNTRUSTED) {
+		slot->flags |= IOB_SLOT_UNTRUSTED;
+		iob_zero_padding(slot);
+	}
+	iob_copy_sg(slot, sgl, nents, true);
+	iob_for_device(pool, slot, 0, total, dir);
+
+	for_each_sg(sgl, s, nents, i) {
+		sg_dma_address(s) = DMA_MAPPING_ERROR;
+		sg_dma_len(s) = 0;
+	}
+	sg_dma_address(sgl) = start;
+	sg_dma_len(sgl) = total;
+
+	dma_reset_need_sync(dev);
+	this_cpu_inc(pool->pcpu->maps);
+	this_cpu_add(pool->pcpu->bytes_bounced, total);
+	trace_iommu_bounce_map(dev, phys, start, total);
+	return 1;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_map_sg);
+
+/* Find the coalesced slot behind a mapped scatterlist. */
+static struct iob_slot *iob_lookup_sg(struct iommu_dma_bounce_pool *pool,
+				      struct scatterlist *sgl)
+{
+	struct iob_slot *slot;
+
+	if (!pool || sg_dma_is_bus_address(sgl) || !sg_dma_len(sgl))
+		return NULL;
+	slot = iob_lookup(pool, sg_dma_address(sgl));
+	if (slot && !(slot->flags & IOB_SLOT_SG))
+		return NULL;
+	return slot;
+}
+
+/**
+ * iommu_dma_bounce_unmap_sg - end a scatterlist mapping if it was bounced
+ * @pool: the domain's pool, may be NULL
+ * @dev: device doing DMA
+ * @sgl: the list given to iommu_dma_bounce_map_sg()
+ * @nents: its number of entries, as given at map time
+ * @dir: DMA direction
+ * @attrs: DMA_ATTR_* of the mapping
+ *
+ * Return: false if the list was not bounced.
+ */
+bool iommu_dma_bounce_unmap_sg(struct iommu_dma_bounce_pool *pool,
+			       struct device *dev, struct scatterlist *sgl,
+			       int nents, enum dma_data_direction dir,
+			       unsigned long attrs)
+{
+	struct iob_slot *slot = iob_lookup_sg(pool, sgl);
+
+	if (!slot)
+		return false;
+	iob_finish(pool, dev, slot, sgl, nents, dir, attrs);
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_unmap_sg);
+
+/**
+ * iommu_dma_bounce_sync_sg - sync a bounced scatterlist
+ * @pool: the domain's pool, may be NULL
+ * @dev: device doing DMA
+ * @sgl: the mapped list
+ * @nents: its number of entries, as given at map time
+ * @dir: DMA direction
+ * @for_cpu: true to hand the list to the CPU, false to the device
+ *
+ * Return: false if the list was not bounced.
+ */
+bool iommu_dma_bounce_sync_sg(struct iommu_dma_bounce_pool *pool,
+			      struct device *dev, struct scatterlist *sgl,
+			      int nents, enum dma_data_direction dir,
+			      bool for_cpu)
+{
+	struct iob_slot *slot = iob_lookup_sg(pool, sgl);
+
+	if (!slot)
+		return false;
+	if (for_cpu) {
+		if (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL) {
+			iob_for_cpu(pool, slot, 0, slot->len, dir);
+			iob_copy_sg(slot, sgl, nents, false);
+		}
+	} else if (dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL) {
+		iob_copy_sg(slot, sgl, nents, true);
+		iob_for_device(pool, slot, 0, slot->len, dir);
+	}
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_sync_sg);
+
+static void iob_finish(struct iommu_dma_bounce_pool *pool,
+		       struct device *dev, struct iob_slot *slot,
+		       struct scatterlist *sgl, int nents,
+		       enum dma_data_direction dir, unsigned long attrs)
+{
+	void *data = iob_slot_va(slot) + slot->off;
+
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
+	    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL)) {
+		iob_for_cpu(pool, slot, 0, slot->len, dir);
+		if (sgl)
+			iob_copy_sg(slot, sgl, nents, false);
+		else
+			iob_copy(data, slot->orig, slot->len, false);
+	}
+	if (slot->flags & IOB_SLOT_UNTRUSTED)
+		memset(data, 0, slot->len);
+	trace_iommu_bounce_unmap(dev, slot->iova + slot->off, slot->len);
+	iob_put(pool, slot);
+}
+
+/* Move every idle slot of every CPU stack of @class to the depot. */
+static void iob_drain_cpus(struct iommu_dma_bounce_pool *pool,
+			   unsigned int class, unsigned long now, bool all)
+{
+	unsigned long flags;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct iob_cpu_cache *cc;
+
+		cc = &per_cpu_ptr(pool->pcpu, cpu)->cache[class];
+		spin_lock_irqsave(&cc->lock, flags);
+		if (cc->count &&
+		    (all || time_after_eq(now, cc->last_used + IOB_IDLE_TIME)))
+			iob_spill(pool, class, cc, cc->count);
+		spin_unlock_irqrestore(&cc->lock, flags);
+	}
+}
+
+/**
+ * iommu_dma_bounce_age - free the slots that have been idle long enough
+ * @pool: the pool
+ * @now: the current time in jiffies (a parameter so tests can move it)
+ *
+ * A CPU stack untouched for IOB_IDLE_TIME goes to the depot first; then every
+ * depot slot idle for IOB_IDLE_TIME is released. Process context.
+ *
+ * Return: the number of slots freed.
+ */
+VISIBLE_IF_KUNIT unsigned long
+iommu_dma_bounce_age(struct iommu_dma_bounce_pool *pool, unsigned long now)
+{
+	struct iob_slot *slot, *tmp;
+	unsigned long flags, n;
+	LIST_HEAD(victims);
+	unsigned int class;
+
+	for (class = 0; class < IOB_NR_CLASSES; class++) {
+		struct iob_depot *depot = &pool->depot[class];
+
+		iob_drain_cpus(pool, class, now, false);
+		spin_lock_irqsave(&depot->lock, flags);
+		list_for_each_entry_safe(slot, tmp, &depot->free, node) {
+			if (time_after_eq(now, slot->last_used + IOB_IDLE_TIME)) {
+				list_move(&slot->node, &victims);
+				depot->count--;
+			}
+		}
+		spin_unlock_irqrestore(&depot->lock, flags);
+	}
+	n = iob_release(pool, &victims, IOB_REL_AGING);
+	atomic_long_add(n, &pool->freed_aging);
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_age);
+
+/**
+ * iommu_dma_bounce_shrink - free up to @nr idle slots, oldest first
+ * @pool: the pool
+ * @nr: how many to free at most
+ *
+ * Process context.
+ *
+ * Return: the number of slots freed.
+ */
+VISIBLE_IF_KUNIT unsigned long
+iommu_dma_bounce_shrink(struct iommu_dma_bounce_pool *pool, unsigned long nr)
+{
+	unsigned long flags, n = 0;
+	struct iob_slot *slot, *tmp;
+	LIST_HEAD(victims);
+	unsigned int class;
+
+	for (class = 0; class < IOB_NR_CLASSES && n < nr; class++) {
+		struct iob_depot *depot = &pool->depot[class];
+
+		iob_drain_cpus(pool, class, 0, true);
+		spin_lock_irqsave(&depot->lock, flags);
+		list_for_each_entry_safe_reverse(slot, tmp, &depot->free,
+						 node) {
+			if (n == nr)
+				break;
+			list_move(&slot->node, &victims);
+			depot->count--;
+			n++;
+		}
+		spin_unlock_irqrestore(&depot->lock, flags);
+	}
+	n = iob_release(pool, &victims, IOB_REL_SHRINKER);
+	atomic_long_add(n, &pool->freed_shrinker);
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_shrink);
+
+static void iob_age_work(struct work_struct *work)
+{
+	struct iommu_dma_bounce_pool *pool =
+		container_of(to_delayed_work(work), struct iommu_dma_bounce_pool,
+			     age_work);
+
+	iommu_dma_bounce_age(pool, jiffies);
+	if (atomic_long_read(&pool->bytes))
+		queue_delayed_work(system_unbound_wq, &pool->age_work,
+				   IOB_AGE_PERIOD);
+}
+
+static unsigned long iob_free_slots(struct iommu_dma_bounce_pool *pool)
+{
+	unsigned long n = 0;
+	unsigned int class;
+	int cpu;
+
+	/* A racy sum is fine for statistics and the shrinker's count */
+	for (class = 0; class < IOB_NR_CLASSES; class++) {
+		n += READ_ONCE(pool->depot[class].count);
+		for_each_possible_cpu(cpu)
+			n += READ_ONCE(per_cpu_ptr(pool->pcpu,
+						   cpu)->cache[class].count);
+	}
+	return n;
+}
+
+static unsigned long iob_shrink_count(struct shrinker *shrink,
+				      struct shrink_control *sc)
+{
+	struct iommu_dma_bounce_pool *pool;
+	unsigned long n = 0;
+
+	if (!mutex_trylock(&iob_pools_lock))
+		return 0;
+	list_for_each_entry(pool, &iob_pools, node)
+		n += iob_free_slots(pool);
+	mutex_unlock(&iob_pools_lock);
+	return n ? n : SHRINK_EMPTY;
+}
+
+static unsigned long iob_shrink_scan(struct shrinker *shrink,
+				     struct shrink_control *sc)
+{
+	struct iommu_dma_bounce_pool *pool;
+	unsigned long n = 0;
+
+	if (!mutex_trylock(&iob_pools_lock))
+		return SHRINK_STOP;
+	list_for_each_entry(pool, &iob_pools, node) {
+		if (n >= sc->nr_to_scan)
+			break;
+		n += iommu_dma_bounce_shrink(pool, sc->nr_to_scan - n);
+	}
+	mutex_unlock(&iob_pools_lock);
+	return n ? n : SHRINK_STOP;
+}
+
+/**
+ * iommu_dma_bounce_get_stats - snapshot of a pool's counters
+ * @pool: the pool
+ * @st: filled in
+ */
+VISIBLE_IF_KUNIT void
+iommu_dma_bounce_get_stats(struct iommu_dma_bounce_pool *pool,
+			   struct iommu_dma_bounce_stats *st)
+{
+	unsigned int class, i;
+	int cpu;
+
+	memset(st, 0, sizeof(*st));
+	for (class = 0; class < IOB_NR_CLASSES; class++) {
+		st->slots[class] = atomic_long_read(&pool->nr[class]);
+		st->free[class] = READ_ONCE(pool->depot[class].count);
+		for_each_possible_cpu(cpu)
+			st->free[class] += READ_ONCE(per_cpu_ptr(pool->pcpu,
+						     cpu)->cache[class].count);
+	}
+	for_each_possible_cpu(cpu) {
+		st->maps += per_cpu_ptr(pool->pcpu, cpu)->maps;
+		st->bytes_bounced += per_cpu_ptr(pool->pcpu, cpu)->bytes_bounced;
+	}
+	for (i = 0; i < IOMMU_DMA_BOUNCE_NR_FALLBACKS; i++)
+		st->fallbacks[i] = atomic_long_read(&pool->fallbacks[i]);
+	st->bytes = atomic_long_read(&pool->bytes);
+	st->freed_aging = atomic_long_read(&pool->freed_aging);
+	st->freed_shrinker = atomic_long_read(&pool->freed_shrinker);
+	st->syncs = atomic_long_read(&pool->syncs);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_get_stats);
+
+static const char * const iob_mode_names[] = {
+	[IOMMU_DMA_BOUNCE_OFF]	= "off",
+	[IOMMU_DMA_BOUNCE_ON]	= "on",
+};
+
+static int iob_stats_show(struct seq_file *m, void *v)
+{
+	struct iommu_dma_bounce_pool *pool = m->private;
+	struct iommu_dma_bounce_stats st;
+	unsigned int class, i;
+
+	iommu_dma_bounce_get_stats(pool, &st);
+	seq_printf(m, "mode: %s\n", iob_mode_names[READ_ONCE(pool->mode)]);
+	seq_printf(m, "threshold: %zu\n", READ_ONCE(pool->threshold));
+	seq_printf(m, "max_bytes: %zu\n", READ_ONCE(pool->max_bytes));
+	seq_printf(m, "bytes: %lu\n", st.bytes);
+	seq_printf(m, "maps: %lu\n", st.maps);
+	seq_printf(m, "bytes_bounced: %lu\n", st.bytes_bounced);
+	for (i = 0; i < IOMMU_DMA_BOUNCE_NR_FALLBACKS; i++)
+		seq_printf(m, "fallback_%s: %lu\n", iob_fallback_names[i],
+			   st.fallbacks[i]);
+	seq_printf(m, "freed_aging: %lu\n", st.freed_aging);
+	seq_printf(m, "freed_shrinker: %lu\n", st.freed_shrinker);
+	seq_printf(m, "iotlb_syncs: %lu\n", st.syncs);
+	for (class = 0; class < IOB_NR_CLASSES; class++) {
+		size_t size = iob_class_size(class);
+
+		seq_printf(m, "slots_%zu: %lu\n", size, st.slots[class]);
+		seq_printf(m, "in_use_%zu: %lu\n", size,
+			   st.slots[class] - min(st.slots[class],
+						 st.free[class]));
+		seq_printf(m, "hiwater_%zu: %ld\n", size,
+			   atomic_long_read(&pool->hiwater[class]));
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(iob_stats);
+
+static void iob_debugfs_add(struct iommu_dma_bounce_pool *pool)
+{
+	static atomic_t seq = ATOMIC_INIT(0);
+	struct dentry *dir;
+	char name[sizeof(pool->name) + 12];
+
+	if (!iob_debugfs_root)
+		return;
+	/* A group's new default domain may appear before the old one goes */
+	dir = debugfs_lookup(pool->name, iob_debugfs_root);
+	if (dir) {
+		dput(dir);
+		snprintf(name, sizeof(name), "%s.%d", pool->name,
+			 atomic_inc_return(&seq));
+	} else {
+		strscpy(name, pool->name, sizeof(name));
+	}
+	pool->debugfs = debugfs_create_dir(name, iob_debugfs_root);
+	debugfs_create_file("stats", 0444, pool->debugfs, pool,
+			    &iob_stats_fops);
+}
+
+/**
+ * iommu_dma_bounce_set_policy - set a pool's policy
+ * @pool: the pool
+ * @mode: an enum iommu_dma_bounce_mode
+ * @threshold: largest mapping bounced for speed
+ * @max_bytes: cap on the pool's memory
+ */
+VISIBLE_IF_KUNIT void
+iommu_dma_bounce_set_policy(struct iommu_dma_bounce_pool *pool,
+			    enum iommu_dma_bounce_mode mode, size_t threshold,
+			    size_t max_bytes)
+{
+	WRITE_ONCE(pool->mode, mode);
+	WRITE_ONCE(pool->threshold, min_t(size_t, threshold, IOB_MAX_SLOT));
+	WRITE_ONCE(pool->max_bytes, max_bytes);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_set_policy);
+
+/**
+ * iommu_dma_bounce_slot_vaddr - the CPU address behind a bounced DMA address
+ * @pool: the pool
+ * @dma: an address inside a slot
+ *
+ * Return: the kernel virtual address, or NULL if @dma is not in a slot.
+ */
+VISIBLE_IF_KUNIT void *
+iommu_dma_bounce_slot_vaddr(struct iommu_dma_bounce_pool *pool, dma_addr_t dma)
+{
+	struct iob_slot *slot = iob_lookup(pool, dma);
+
+	return slot ? iob_slot_va(slot) + (dma - slot->iova) : NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_slot_vaddr);
+
+/**
+ * iommu_dma_bounce_pool_create - create the bounce pool of a DMA domain
+ * @ops: how the pool reaches the domain
+ * @ctx: argument for @ops
+ * @granule: the domain's IOVA granule, at most PAGE_SIZE
+ * @nid: NUMA node of the domain's device
+ * @coherent: whether the devices are DMA-coherent
+ * @name: name for debugfs and traces
+ *
+ * Takes no IOVA space and no slot memory: slots are made on first use.
+ *
+ * Return: the pool, or NULL (the domain then never bounces through a pool).
+ */
+struct iommu_dma_bounce_pool *
+iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
+			     void *ctx, unsigned long granule, int nid,
+			     bool coherent, const char *name)
+{
+	struct iommu_dma_bounce_pool *pool;
+	unsigned int class;
+	int cpu;
+
+	if (granule > PAGE_SIZE) {
+		pr_info("%s: IOVA granule %lu above PAGE_SIZE, no bounce pool\n",
+			name, granule);
+		return NULL;
+	}
+	pool = kzalloc_node(sizeof(*pool), GFP_KERNEL, nid);
+	if (!pool)
+		goto nomem;
+	pool->pcpu = alloc_percpu(struct iob_pcpu);
+	if (!pool->pcpu) {
+		kfree(pool);
+		goto nomem;
+	}
+	for_each_possible_cpu(cpu)
+		for (class = 0; class < IOB_NR_CLASSES; class++)
+			spin_lock_init(&per_cpu_ptr(pool->pcpu,
+						    cpu)->cache[class].lock);
+	for (class = 0; class < IOB_NR_CLASSES; class++) {
+		spin_lock_init(&pool->depot[class].lock);
+		INIT_LIST_HEAD(&pool->depot[class].free);
+	}
+	xa_init(&pool->slots);
+	INIT_DELAYED_WORK(&pool->age_work, iob_age_work);
+	pool->ops = ops;
+	pool->ctx = ctx;
+	pool->granule = granule;
+	pool->nid = nid;
+	pool->coherent = coherent;
+	strscpy(pool->name, name, sizeof(pool->name));
+	iommu_dma_bounce_set_policy(pool, iob_default_mode,
+				    iob_default_threshold,
+				    iob_default_max_bytes);
+
+	iob_debugfs_add(pool);
+	mutex_lock(&iob_pools_lock);
+	list_add(&pool->node, &iob_pools);
+	mutex_unlock(&iob_pools_lock);
+	return pool;
+
+nomem:
+	pr_warn("%s: no memory for a bounce pool\n", name);
+	return NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_pool_create);
+
+/**
+ * iommu_dma_bounce_pool_destroy - free a pool and all its slots
+ * @pool: the pool, may be NULL
+ *
+ * Called while the domain still exists, so slots can be unmapped. Slots still
+ * mapped by a driver are a driver bug: they are reported and freed too.
+ */
+void iommu_dma_bounce_pool_destroy(struct iommu_dma_bounce_pool *pool)
+{
+	unsigned long idx, in_use, total = 0;
+	struct iob_slot *slot;
+	LIST_HEAD(victims);
+	unsigned int class;
+
+	if (!pool)
+		return;
+	mutex_lock(&iob_pools_lock);
+	list_del(&pool->node);
+	mutex_unlock(&iob_pools_lock);
+	cancel_delayed_work_sync(&pool->age_work);
+	debugfs_remove_recursive(pool->debugfs);
+
+	for (class = 0; class < IOB_NR_CLASSES; class++)
+		total += atomic_long_read(&pool->nr[class]);
+	in_use = total - min(total, iob_free_slots(pool));
+	if (in_use)
+		pr_warn("%s: %lu bounce slots still mapped at teardown\n",
+			pool->name, in_use);
+
+	/* The stacks and depots die with the pool: collect every slot */
+	xa_for_each(&pool->slots, idx, slot)
+		if (idx == slot->iova >> PAGE_SHIFT)
+			list_add(&slot->node, &victims);
+	iob_release(pool, &victims, IOB_REL_TEARDOWN);
+	WARN_ON(atomic_long_read(&pool->bytes));
+
+	xa_destroy(&pool->slots);
+	free_percpu(pool->pcpu);
+	kfree(pool);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_pool_destroy);
+
+/**
+ * iommu_dma_bounce_attr_show - show a group's bounce attribute
+ * @domain: the group's default domain, may be NULL
+ * @attr: which attribute
+ * @buf: sysfs buffer
+ *
+ * Return: bytes written, or -EINVAL if the group has no DMA domain with a pool.
+ */
+ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
+				   enum iommu_dma_bounce_attr attr, char *buf)
+{
+	struct iommu_dma_bounce_pool *pool;
+
+	pool = domain ? iommu_dma_domain_bounce_pool(domain) : NULL;
+	if (!pool)
+		return -EINVAL;
+	if (attr == IOMMU_DMA_BOUNCE_ATTR_MODE)
+		return sysfs_emit(buf, "%s\n",
+				  iob_mode_names[READ_ONCE(pool->mode)]);
+	return sysfs_emit(buf, "%zu\n", READ_ONCE(pool->threshold));
+}
+
+/**
+ * iommu_dma_bounce_attr_store - set a group's bounce attribute
+ * @domain: the group's default domain, may be NULL
+ * @attr: which attribute
+ * @buf: what was written
+ * @count: its length
+ *
+ * "bounce" takes a boolean (0/1, on/off); "bounce_threshold" a byte count
+ * from 0 to the largest slot size. Anything else changes nothing.
+ *
+ * Return: @count, or -EINVAL.
+ */
+ssize_t iommu_dma_bounce_attr_store(struct iommu_domain *domain,
+				    enum iommu_dma_bounce_attr attr,
+				    const char *buf, size_t count)
+{
+	struct iommu_dma_bounce_pool *pool;
+	unsigned long val;
+	bool on;
+
+	pool = domain ? iommu_dma_domain_bounce_pool(domain) : NULL;
+	if (!pool)
+		return -EINVAL;
+	if (attr == IOMMU_DMA_BOUNCE_ATTR_MODE) {
+		if (kstrtobool(buf, &on))
+			return -EINVAL;
+		WRITE_ONCE(pool->mode, on ? IOMMU_DMA_BOUNCE_ON :
+					    IOMMU_DMA_BOUNCE_OFF);
+		return count;
+	}
+	if (kstrtoul(buf, 0, &val) || val > IOB_MAX_SLOT)
+		return -EINVAL;
+	WRITE_ONCE(pool->threshold, val);
+	return count;
+}
+
+static int __init iommu_dma_bounce_init(void)
+{
+	/* Without debugfs the pools work the same, just unobserved */
+	iob_debugfs_root = debugfs_create_dir("iommu-bounce", NULL);
+	if (IS_ERR(iob_debugfs_root))
+		iob_debugfs_root = NULL;
+
+	iob_shrinker = shrinker_alloc(0, "iommu-bounce");
+	if (!iob_shrinker) {
+		pr_warn("no shrinker: idle slots are freed by aging only\n");
+		return 0;
+	}
+	iob_shrinker->count_objects = iob_shrink_count;
+	iob_shrinker->scan_objects = iob_shrink_scan;
+	shrinker_register(iob_shrinker);
+	return 0;
+}
+
+/* Before IOMMU drivers probe devices and create pools */
+arch_initcall(iommu_dma_bounce_init);

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Pools of pre-mapped bounce buffers for IOMMU DMA domains.
+ *
+ * dma-iommu owns one pool per DMA domain and calls in here on its streaming
+ * paths. The pool reaches the IOMMU only through struct iommu_dma_bounce_ops,
+ * so that KUnit can drive it through a fake domain.
+ */
+#ifndef __DMA_BOUNCE_H
+#define __DMA_BOUNCE_H
+
+#include <linux/dma-direction.h>
+#include <linux/dma-mapping.h>
+#include <linux/iommu.h>
+#include <linux/types.h>
+
+struct device;
+struct scatterlist;
+struct iommu_dma_bounce_pool;
+
+/**
+ * struct iommu_dma_bounce_ops - how a pool reaches its IOMMU domain
+ * @alloc_iova: allocate @size bytes of IOVA space below @dma_limit for @dev;
+ *		return 0 on failure. Called from atomic context.
+ * @free_iova: give back IOVA space, only after its IOTLB entries are gone.
+ * @map: map @size bytes at @phys to @iova with IOMMU_* @prot (atomic).
+ * @unmap: unmap a range, gathering invalidations into @gather.
+ * @sync: complete the invalidations gathered by @unmap.
+ */
+struct iommu_dma_bounce_ops {
+	dma_addr_t (*alloc_iova)(void *ctx, struct device *dev, size_t size,
+				 u64 dma_limit);
+	void (*free_iova)(void *ctx, dma_addr_t iova, size_t size);
+	int (*map)(void *ctx, dma_addr_t iova, phys_addr_t phys, size_t size,
+		   int prot);
+	size_t (*unmap)(void *ctx, dma_addr_t iova, size_t size,
+			struct iommu_iotlb_gather *gather);
+	void (*sync)(void *ctx, struct iommu_iotlb_gather *gather);
+};
+
+/* Per-mapping flags passed by dma-iommu */
+#define IOMMU_DMA_BOUNCE_UNTRUSTED	BIT(0)	/* zero everything but the data */
+#define IOMMU_DMA_BOUNCE_FORCE		BIT(1)	/* bounce whatever the policy */
+
+/* Values of the per-pool "bounce" policy */
+enum iommu_dma_bounce_mode {
+	IOMMU_DMA_BOUNCE_OFF,	/* only mappings dma-iommu must bounce */
+	IOMMU_DMA_BOUNCE_ON,	/* also every mapping up to the threshold */
+};
+
+#ifdef CONFIG_IOMMU_DMA_BOUNCE
+struct iommu_dma_bounce_pool *
+iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
+			     void *ctx, unsigned long granule, int nid,
+			     bool coherent, const char *name);
+void iommu_dma_bounce_pool_destroy(struct iommu_dma_bounce_pool *pool);
+
+bool iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool,
+			     phys_addr_t phys, size_t size);
+dma_addr_t iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool,
+				struct device *dev, phys_addr_t phys,
+				size_t size, enum dma_data_direction dir,
+				unsigned long attrs, unsigned int flags);
+bool iommu_dma_bounce_unmap(struct iommu_dma_bounce_pool *pool,
+			    struct device *dev, dma_addr_t dma, size_t size,
+			    enum dma_data_direction dir, unsigned long attrs);
+bool iommu_dma_bounce_sync(struct iommu_dma_bounce_pool *pool,
+			   struct device *dev, dma_addr_t dma, size_t size,
+			   enum dma_data_direction dir, bool for_cpu);
+int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
+			    struct device *dev, struct scatterlist *sgl,
+			    int nents, enum dma_data_direction dir,
+			    unsigned long attrs, unsigned int flags);
+bool iommu_dma_bounce_unmap_sg(struct iommu_dma_bounce_pool *pool,
+			       struct device *dev, struct scatterlist *sgl,
+			       int nents, enum dma_data_direction dir,
+			       unsigned long attrs);
+bool iommu_dma_bounce_sync_sg(struct iommu_dma_bounce_pool *pool,
+			      struct device *dev, struct scatterlist *sgl,
+			      int nents, enum dma_data_direction dir,
+			      bool for_cpu);
+
+#else /* CONFIG_IOMMU_DMA_BOUNCE */
+static inline struct iommu_dma_bounce_pool *
+iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
+			     void *ctx, unsigned long granule, int nid,
+			     bool coherent, const char *name)
+{
+	return NULL;
+}
+
+static inline void
+iommu_dma_bounce_pool_destroy(struct iommu_dma_bounce_pool *pool)
+{
+}
+
+static inline bool
+iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool, phys_addr_t phys,
+			size_t size)
+{
+	return false;
+}
+
+static inline dma_addr_t
+iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool, struct device *dev,
+		     phys_addr_t phys, size_t size,
+		     enum dma_data_direction dir, unsigned long attrs,
+		     unsigned int flags)
+{
+	return DMA_MAPPING_ERROR;
+}
+
+static inline bool
+iommu_dma_bounce_unmap(struct iommu_dma_bounce_pool *pool, struct device *dev,
+		       dma_addr_t dma, size_t size,
+		       enum dma_data_direction dir, unsigned long attrs)
+{
+	return false;
+}
+
+static inline bool
+iommu_dma_bounce_sync(struct iommu_dma_bounce_pool *pool, struct device *dev,
+		      dma_addr_t dma, size_t size, enum dma_data_direction dir,
+		      bool for_cpu)
+{
+	return false;
+}
+
+static inline int
+iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
+			struct device *dev, struct scatterlist *sgl, int nents,
+			enum dma_data_direction dir, unsigned long attrs,
+			unsigned int flags)
+{
+	return 0;
+}
+
+static inline bool
+iommu_dma_bounce_unmap_sg(struct iommu_dma_bounce_pool *pool,
+			  struct device *dev, struct scatterlist *sgl,
+			  int nents, enum dma_data_direction dir,
+			  unsigned long attrs)
+{
+	return false;
+}
+
+static inline bool
+iommu_dma_bounce_sync_sg(struct iommu_dma_bounce_pool *pool,
+			 struct device *dev, struct scatterlist *sgl,
+			 int nents, enum dma_data_direction dir, bool for_cpu)
+{
+	return false;
+}
+#endif /* CONFIG_IOMMU_DMA_BOUNCE */
+
+/* sysfs attributes of an IOMMU group, called with the group mutex held */
+enum iommu_dma_bounce_attr {
+	IOMMU_DMA_BOUNCE_ATTR_MODE,
+	IOMMU_DMA_BOUNCE_ATTR_THRESHOLD,
+};
+
+ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
+				   enum iommu_dma_bounce_attr attr, char *buf);
+ssize_t iommu_dma_bounce_attr_store(struct iommu_domain *domain,
+				    enum iommu_dma_bounce_attr attr,
+				    const char *buf, size_t count);
+
+/* Provided by dma-iommu.c: the pool of a DMA domain, or NULL */
+struct iommu_dma_bounce_pool *iommu_dma_domain_bounce_pool(struct iommu_domain *domain);
+
+#define IOMMU_DMA_BOUNCE_NR_CLASSES	6
+
+/* Why a mapping the pool was asked for took the normal path */
+enum iommu_dma_bounce_fallback {
+	IOMMU_DMA_BOUNCE_FB_TOO_LARGE,	/* larger than the largest slot */
+	IOMMU_DMA_BOUNCE_FB_CAP,	/* the pool is at its cap */
+	IOMMU_DMA_BOUNCE_FB_NOMEM,	/* no memory for a slot */
+	IOMMU_DMA_BOUNCE_FB_IOVA,	/* no IOVA space inside the DMA mask */
+	IOMMU_DMA_BOUNCE_FB_MAP,	/* the IOMMU refused to map a new slot */
+	IOMMU_DMA_BOUNCE_FB_ATTRS,	/* attributes the pool does not serve */
+	IOMMU_DMA_BOUNCE_FB_SG,		/* scatterlist cannot be one segment */
+	IOMMU_DMA_BOUNCE_NR_FALLBACKS,
+};
+
+/**
+ * struct iommu_dma_bounce_stats - a snapshot of a pool's counters
+ * @slots: slots per size class
+ * @free: idle slots per size class
+ * @bytes: memory held by the pool
+ * @maps: mappings served by the pool
+ * @bytes_bounced: bytes of those mappings
+ * @fallbacks: mappings that took the normal path, by reason
+ * @freed_aging: slots freed by aging
+ * @freed_shrinker: slots freed by the shrinker
+ * @syncs: IOTLB syncs issued to release slots
+ */
+struct iommu_dma_bounce_stats {
+	unsigned long slots[IOMMU_DMA_BOUNCE_NR_CLASSES];
+	unsigned long free[IOMMU_DMA_BOUNCE_NR_CLASSES];
+	unsigned long bytes;
+	unsigned long maps;
+	unsigned long bytes_bounced;
+	unsigned long fallbacks[IOMMU_DMA_BOUNCE_NR_FALLBACKS];
+	unsigned long freed_aging;
+	unsigned long freed_shrinker;
+	unsigned long syncs;
+};
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/* Internals that the KUnit suite drives directly */
+int iommu_dma_bounce_class(unsigned long granule, phys_addr_t phys,
+			   size_t size);
+void iommu_dma_bounce_get_stats(struct iommu_dma_bounce_pool *pool,
+				struct iommu_dma_bounce_stats *st);
+unsigned long iommu_dma_bounce_age(struct iommu_dma_bounce_pool *pool,
+				   unsigned long now);
+unsigned long iommu_dma_bounce_shrink(struct iommu_dma_bounce_pool *pool,
+				      unsigned long nr);
+void iommu_dma_bounce_set_policy(struct iommu_dma_bounce_pool *pool,
+				 enum iommu_dma_bounce_mode mode,
+				 size_t threshold, size_t max_bytes);
+void *iommu_dma_bounce_slot_vaddr(struct iommu_dma_bounce_pool *pool,
+				  dma_addr_t dma);
+#endif
+
+#endif /* __DMA_BOUNCE_H */
