@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the bounce pool's guest tests (busybox sh). Sourced by the
+# test files that need them, after common/guest.sh.
+
+# _bounce_stat GROUP KEY: print one counter of the group's pool, from
+# /sys/kernel/debug/iommu-bounce/group<GROUP>/stats ("key: value" lines).
+_bounce_stat() {
+	_v=$(sed -n "s/^$2: //p" "/sys/kernel/debug/iommu-bounce/group$1/stats" 2>/dev/null)
+	[ -n "$_v" ] || return 1
+	echo "$_v"
+}
+
+# _bounce_stats GROUP: show the whole stats file (for the test's log).
+_bounce_stats() {
+	echo "-- pool stats of group $1"
+	cat "/sys/kernel/debug/iommu-bounce/group$1/stats"
+}
+
+# _nvme_group: print the NVMe controller's IOMMU group, _fail if none.
+_nvme_group() {
+	_pci=$(_nvme_pci) || { _fail "no NVMe controller"; return 1; }
+	_group_of "$_pci" || { _fail "NVMe $_pci has no IOMMU group"; return 1; }
+}
+
+# _expect_gt A B WHAT: _fail unless integer A > B.
+_expect_gt() {
+	[ "${1:-0}" -gt "${2:-0}" ] 2>/dev/null || _fail "$3: expected $1 > $2"
+}
+
+# _expect_eq A B WHAT: _fail unless A = B (as strings).
+_expect_eq() {
+	[ "$1" = "$2" ] || _fail "$3: expected '$2', got '$1'"
+}
+
+# _fio_mixed DEV SIZE: a short verified mix of small reads and writes.
+_fio_mixed() {
+	_run_fio --name=mix --filename="$1" --direct=1 --ioengine=libaio \
+		--iodepth=16 --rw=randrw --bsrange=512-16k --size="$2" \
+		--verify=crc32c --verify_fatal=1
+}
