@@ -55,7 +55,7 @@ declare -A MODE_GROUP_TYPE=(
 	[bounce]=DMA
 )
 MODE_ORDER=(strict lazy passthrough swiotlb bounce)	# CSV/report order
-DEFAULT_MODES="strict lazy passthrough swiotlb"
+DEFAULT_MODES="strict lazy passthrough swiotlb bounce"
 IOMMU_ORDER=(virtio vtd)
 
 # The workload: guest script and its fixed arguments. fio.sh is the only
@@ -114,6 +114,7 @@ rm -f "$RESULTS"/bench/*.log "$RESULTS"/bench/*.res "$RESULTS"/bench/*.console "
 	"$RESULTS/report.md" "$RESULTS/fio.png" "$RESULTS"/fio-*.dat
 csv=$RESULTS/fio.csv
 echo "iommu,mode,rw,bs,rep,iops" >"$csv"
+echo "iommu,mode,rep,key,value" >"$RESULTS/pool.csv"
 
 total=$(( REPS * ${#iommus[@]} * ${#modes[@]} ))
 # Boot and power-off take a minute or two under TCG; allow for that plus
@@ -211,6 +212,18 @@ for rep in $(seq 1 "$REPS"); do
 			done < <(grep '^@@IOB FIO ' "$res")
 			[ "$n" -eq ${#sizes[@]} ] ||
 				fail "boot $name gave $n results, expected ${#sizes[@]} (results: $res)"
+			# Pool counters after the run (bounce mode): kept for the
+			# report, and a bounce run the pool did not serve is no
+			# bounce run at all.
+			sed -n 's/^@@IOB POOL \([a-z_0-9]*\)=\(.*\)$/'"$iommu,$mode,$rep"',\1,\2/p' \
+				"$res" >>"$RESULTS/pool.csv"
+			if [ "$mode" = bounce ]; then
+				pmaps=$(sed -n 's/^@@IOB POOL maps=//p' "$res")
+				[ "${pmaps:-0}" -gt 0 ] ||
+					fail "boot $name: the bounce pool served no mapping (results: $res)"
+				log "pool after $name: maps=$pmaps" \
+				    "bytes=$(sed -n 's/^@@IOB POOL bytes=//p' "$res")"
+			fi
 			done_boots=$(( done_boots + 1 ))
 			log "boot $name took $(fmt_time $(( $(date +%s) - t0 )))"
 		done

@@ -103,4 +103,12 @@ for bs in "$@"; do
 	proto "FIO rw=$RW bs=$bytes iops=$iops"
 	n=$(( n + 1 ))
 done
+# The bounce pool's counters, when the NVMe's domain has one: they show
+# whether the pool really served the run (maps, fallbacks, memory held).
+stats=/sys/kernel/debug/iommu-bounce/group$group/stats
+if [ -r "$stats" ]; then
+	while read -r key val; do
+		proto "POOL ${key%:}=$val"
+	done <"$stats"
+fi
 proto "FIO-DONE count=$n"
