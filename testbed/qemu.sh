@@ -113,8 +113,8 @@ if [ "$accel" = kvm ]; then
 		accel=tcg
 		accel_note=" (kvm failed: $why)"
 	fi
-elif [ -e /dev/kvm ] && [ -z "${IOB_ACCEL:-}" ]; then
-	accel_note=" (kvm failed: /dev/kvm is not read-writable)"
+elif [ -e /dev/kvm ]; then
+	accel_note=" (kvm not used: $(iob_accel_why))"
 fi
 cpu=max
 [ "$accel" = kvm ] && cpu=host
