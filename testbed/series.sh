@@ -10,6 +10,9 @@
 #   check   Apply patches/ with git am onto the pristine Debian source in a
 #           scratch worktree, check that kernel/ matches the result, and run
 #           scripts/checkpatch.pl --strict on every patch.
+#   build-each [FLAVOR]
+#           Build the kernel (default flavour: bench) after each patch of
+#           the series in turn, so every patch is known to build.
 #   mail    Write a mailable series with a cover letter (docs/cover-letter.txt)
 #           to DIR (default results/series) and verify it applies with git am.
 set -euo pipefail
@@ -19,7 +22,7 @@ DEV=$IOB_CACHE/linux-dev
 SCRATCH=$IOB_CACHE/linux-check
 git_id=(-c user.name=iobounce -c user.email=iobounce@localhost)
 cmd=${1:-}
-iob_check_one_of command "$cmd" export check mail
+iob_check_one_of command "$cmd" export check build-each mail
 
 # Files the series adds, relative to the kernel root
 added_files() { git -C "$1" diff --name-only --diff-filter=A pristine HEAD; }
@@ -66,6 +69,22 @@ check)
 	done
 	[ $bad -eq 0 ] || die "series check failed"
 	say "series applies, kernel/ matches, checkpatch --strict clean"
+	;;
+build-each)
+	flavor=${2:-bench}
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	n=0
+	for p in "$IOB_TOP"/patches/*.patch; do
+		n=$((n + 1))
+		cp "$p" "$tmp/"
+		say "building with patches 1-$n (${p##*/})"
+		IOB_PATCH_DIR=$tmp IOB_LENIENT_CONFIG=1 "$IOB_TOP/testbed/kernel.sh" "$flavor" ||
+			die "the series does not build after ${p##*/}"
+	done
+	say "all $n prefixes of the series build ($flavor kernel)"
+	# Leave the full configuration behind for the next normal build
+	"$IOB_TOP/testbed/kernel.sh" "$flavor"
 	;;
 mail)
 	out=${2:-$IOB_TOP/results/series}
