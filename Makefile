@@ -5,9 +5,11 @@
 
 IOB_CACHE ?= $(or $(IOBOUNCE_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/iobounce)
 
-.PHONY: test bench series kernel-test kernel-bench initramfs shell clean distclean
+.PHONY: test bench series series-check kernel-test kernel-bench initramfs shell clean distclean
 
 test: kernel-test initramfs
+	@echo "== the series applies to pristine 6.12, kernel/ matches it, checkpatch --strict is clean"
+	testbed/series.sh check
 	@echo "== running guest tests (tests/check)"
 	tests/check
 
@@ -15,9 +17,14 @@ bench: kernel-bench initramfs
 	@echo "== running benchmarks (bench/run.sh)"
 	bench/run.sh
 
+series-check: kernel-test
+	testbed/series.sh check
+
 series:
-	@echo "== regenerating the patch series (testbed/series.sh)"
-	testbed/series.sh
+	@echo "== checking the series (git am onto pristine 6.12, checkpatch --strict)"
+	testbed/series.sh check
+	@echo "== writing the mailable series to results/series"
+	testbed/series.sh mail
 
 kernel-test:
 	@echo "== building the test kernel (debug options)"
