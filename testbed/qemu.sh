@@ -116,7 +116,7 @@ if [ "$accel" = kvm ]; then
 elif [ -e /dev/kvm ]; then
 	accel_note=" (kvm not used: $(iob_accel_why))"
 fi
-cpu=max
+cpu=${IOB_CPU:-max}	# IOB_CPU: e.g. "max,-erms,-fsrm" for experiments
 [ "$accel" = kvm ] && cpu=host
 echo "accelerator: $accel$accel_note"
 echo "monitor: $IOB_MONITOR"
