@@ -233,6 +233,20 @@ static void test_unmap(struct kunit *test, dma_addr_t dma, size_t size,
 						       size, dir, attrs));
 }
 
+/* Make @n slots of one page and leave them idle, addresses in @dma. */
+static void test_idle_slots(struct kunit *test, dma_addr_t *dma, int n)
+{
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	int i;
+
+	for (i = 0; i < n; i++) {
+		dma[i] = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+		KUNIT_ASSERT_NE(test, dma[i], DMA_MAPPING_ERROR);
+	}
+	for (i = 0; i < n; i++)
+		test_unmap(test, dma[i], PAGE_SIZE, DMA_TO_DEVICE, 0);
+}
+
 static struct iommu_dma_bounce_stats *test_stats(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
@@ -584,14 +598,9 @@ static void iob_dma_mask_narrowed_later(struct kunit *test)
 static void iob_aging_frees_idle_in_one_batch(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
-	u8 *buf = test_buf(test, PAGE_SIZE, 1);
 	dma_addr_t dma[3];
-	int i;
 
-	for (i = 0; i < ARRAY_SIZE(dma); i++)
-		dma[i] = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
-	for (i = 0; i < ARRAY_SIZE(dma); i++)
-		test_unmap(test, dma[i], PAGE_SIZE, DMA_TO_DEVICE, 0);
+	test_idle_slots(test, dma, ARRAY_SIZE(dma));
 
 	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool, jiffies), 0);
 	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool,
@@ -628,14 +637,9 @@ static void iob_aging_skips_in_use(struct kunit *test)
 static void iob_shrink_frees_oldest_up_to_nr(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
-	u8 *buf = test_buf(test, PAGE_SIZE, 1);
 	dma_addr_t dma[4];
-	int i;
 
-	for (i = 0; i < ARRAY_SIZE(dma); i++)
-		dma[i] = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
-	for (i = 0; i < ARRAY_SIZE(dma); i++)
-		test_unmap(test, dma[i], PAGE_SIZE, DMA_TO_DEVICE, 0);
+	test_idle_slots(test, dma, ARRAY_SIZE(dma));
 
 	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_shrink(t->pool, 3), 3);
 	KUNIT_EXPECT_EQ(test, t->fake.syncs, 1);

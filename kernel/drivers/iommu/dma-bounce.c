@@ -233,32 +233,33 @@ static int __init iob_setup_mode(char *str)
 }
 early_param("iommu.bounce", iob_setup_mode);
 
-static int __init iob_setup_threshold(char *str)
+/* Parse a size with K/M/G suffixes, at most @max, for a boot parameter. */
+static int __init iob_parse_size(const char *param, char *str,
+				 unsigned long long max, size_t *val)
 {
 	char *end;
-	unsigned long long val = memparse(str, &end);
+	unsigned long long v = memparse(str, &end);
 
-	if (*end || val > IOB_MAX_SLOT) {
-		pr_warn("iommu.bounce_threshold=%s ignored, expected 0..%lu\n",
-			str, IOB_MAX_SLOT);
+	if (*end || v > max) {
+		pr_warn("%s=%s ignored, expected a size from 0 to %llu\n",
+			param, str, max);
 		return -EINVAL;
 	}
-	iob_default_threshold = val;
+	*val = v;
 	return 0;
+}
+
+static int __init iob_setup_threshold(char *str)
+{
+	return iob_parse_size("iommu.bounce_threshold", str, IOB_MAX_SLOT,
+			      &iob_default_threshold);
 }
 early_param("iommu.bounce_threshold", iob_setup_threshold);
 
 static int __init iob_setup_max_bytes(char *str)
 {
-	char *end;
-	unsigned long long val = memparse(str, &end);
-
-	if (*end || val > SIZE_MAX) {
-		pr_warn("iommu.bounce_max=%s ignored, expected a size\n", str);
-		return -EINVAL;
-	}
-	iob_default_max_bytes = val;
-	return 0;
+	return iob_parse_size("iommu.bounce_max", str, SIZE_MAX,
+			      &iob_default_max_bytes);
 }
 early_param("iommu.bounce_max", iob_setup_max_bytes);
 
