@@ -118,17 +118,17 @@ _check_nvme_iommu() {
 	[ "$_type" = DMA ] || { _fail "NVMe group $_grp type is '$_type', expected DMA"; return 1; }
 }
 
-# _nvme_fio_verify: write 64 MiB of crc32c-tagged 4k blocks at random
+# _nvme_fio_verify: write 16 MiB of crc32c-tagged 4k blocks at random
 # offsets of the raw NVMe with O_DIRECT (verified as it goes), then replay
 # the pattern read-only and verify again. Both passes must read it all.
 _nvme_fio_verify() {
 	_dev=$(_nvme_dev) || { _fail "no NVMe block device"; return 1; }
 	set -- --filename="$_dev" --direct=1 --ioengine=libaio --iodepth=16 \
-		--rw=randwrite --bs=4k --size=64M --verify=crc32c --verify_fatal=1
+		--rw=randwrite --bs=4k --size=16M --verify=crc32c --verify_fatal=1
 	echo "== write + verify on $_dev"
 	_run_fio --name=write "$@" || return 1
-	grep -q 'READ: .*io=64.0MiB' "$_out" || _fail "write pass did not read back 64 MiB"
+	grep -q 'READ: .*io=16.0MiB' "$_out" || _fail "write pass did not read back 16 MiB"
 	echo "== read-only verify on $_dev"
 	_run_fio --name=verify "$@" --verify_only=1 || return 1
-	grep -q 'READ: .*io=64.0MiB' "$_out" || _fail "verify pass did not read 64 MiB"
+	grep -q 'READ: .*io=16.0MiB' "$_out" || _fail "verify pass did not read 16 MiB"
 }
