@@ -6,12 +6,20 @@
 # An uncompressed newc cpio with busybox-static (and its applet links),
 # fio with every library ldd names, a static dma_map_benchmark built from
 # the kernel tree, testbed/guest/ at /, tests/ at /tests and bench/guest/
-# (when present) at /bench. It is rebuilt only when the hash of its inputs
-# (stored in initrd.cpio.hash) changes.
+# (when present) at /bench, and the test-only modules of tests/modules/
+# built against the test kernel's build tree at /lib/modules/NAME.ko. It
+# is rebuilt only when the hash of its inputs (stored in initrd.cpio.hash)
+# changes: a module's sources or the test kernel (its vmlinux) changing
+# rebuilds it.
+#
+#   IOB_INITRD=PATH  where to write it (default: cache/out/initrd.cpio), so
+#                    that two checkouts testing at once do not clash
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-out=$IOB_CACHE/out/initrd.cpio
+out=${IOB_INITRD:-$IOB_CACHE/out/initrd.cpio}
+# Out-of-tree modules are built against the debug kernel tests/check boots.
+mod_build=$IOB_CACHE/build-test
 bench_src=$IOB_SRC/tools/testing/selftests/dma/dma_map_benchmark.c
 bench_hdr=$IOB_SRC/include/linux/map_benchmark.h
 
@@ -33,6 +41,8 @@ inputs_hash() {
 	{
 		host_files | xargs stat -L -c '%n %s %Y'
 		cat "$0" "$bench_src" "$bench_hdr"
+		# The kernel the modules are built for (vermagic, struct layouts)
+		stat -c '%n %s %Y' "$mod_build/vmlinux" 2>/dev/null || true
 		( cd "$IOB_TOP" && find testbed/guest tests bench/guest -type f 2>/dev/null |
 			LC_ALL=C sort | xargs -r sha1sum )
 		( cd "$IOB_TOP" && find testbed/guest tests bench/guest -type f -perm -u+x 2>/dev/null |
@@ -45,9 +55,9 @@ if [ -f "$out" ] && [ "$(cat "$out.hash" 2>/dev/null)" = "$hash" ]; then
 	say "initramfs up to date: $out"
 	exit 0
 fi
-say "building initramfs $out (busybox, fio + libs, dma_map_benchmark, guest/, tests/, bench/guest/)"
+say "building initramfs $out (busybox, fio + libs, dma_map_benchmark, guest/, tests/, bench/guest/, test modules)"
 
-mkdir -p "$IOB_CACHE/out"
+mkdir -p "$(dirname "$out")"
 tmp=$(mktemp -d "$IOB_CACHE/initramfs.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 root=$tmp/root
@@ -77,7 +87,38 @@ gcc -O2 -static -idirafter "$tmp/include" -o "$root/usr/bin/dma_map_benchmark" "
 cp -a "$IOB_TOP/testbed/guest/." "$root/"
 cp -a "$IOB_TOP/tests/." "$root/tests/"
 [ -d "$IOB_TOP/bench/guest" ] && cp -a "$IOB_TOP/bench/guest/." "$root/bench/"
-rm -rf "$root/tests/results"
+rm -rf "$root/tests/results" "$root/tests/modules"
+
+# Test-only modules (tests/modules/NAME/, a Kbuild file and its sources),
+# built in a copy so the repo stays clean. The kernel build only made
+# bzImage: module.lds comes from modules_prepare, and without
+# Module.symvers modpost cannot know vmlinux's exports (it warns instead;
+# insmod still resolves them).
+# Without a test kernel build (make bench alone) there is nothing to build
+# them for: the image goes without, and the tests that need one fail.
+mods=$(cd "$IOB_TOP/tests/modules" 2>/dev/null && ls -d */ 2>/dev/null | tr -d / || true)
+if [ -n "$mods" ] && [ ! -f "$mod_build/vmlinux" ]; then
+	say "no test kernel in $mod_build: no test modules in the initramfs"
+	mods=
+fi
+if [ -n "$mods" ]; then
+	kmake_mod() { make -C "$IOB_SRC" O="$mod_build" ARCH=x86_64 "$@"; }
+	if [ ! -f "$mod_build/scripts/module.lds" ]; then
+		kmake_mod modules_prepare >"$tmp/modules_prepare.log" 2>&1 ||
+			{ tail -n 20 "$tmp/modules_prepare.log" >&2; die "modules_prepare failed in $mod_build"; }
+	fi
+	mkdir -p "$root/lib/modules"
+	for m in $mods; do
+		cp -a "$IOB_TOP/tests/modules/$m" "$tmp/mod-$m"
+		if ! kmake_mod M="$tmp/mod-$m" KBUILD_MODPOST_WARN=1 modules \
+			>"$tmp/mod-$m.log" 2>&1 || ! ls "$tmp/mod-$m"/*.ko >/dev/null 2>&1; then
+			grep -E -A3 'error:|Error [0-9]+' "$tmp/mod-$m.log" | head -n 40 >&2
+			die "building test module $m failed"
+		fi
+		cp "$tmp/mod-$m"/*.ko "$root/lib/modules/"
+	done
+	say "test modules: $(cd "$root/lib/modules" && echo *.ko)"
+fi
 
 # The kernel opens /dev/console before init runs (devtmpfs is not yet mounted).
 mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
