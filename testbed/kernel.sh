@@ -19,7 +19,6 @@ flavor=${1:-}
 iob_check_one_of flavor "$flavor" bench test
 build=$IOB_CACHE/build-$flavor
 out=$IOB_CACHE/out/$flavor
-git_id=(-c user.name=iobounce -c user.email=iobounce@localhost)
 # The series to apply (series.sh build-each points it at a prefix of it)
 patch_dir=${IOB_PATCH_DIR:-$IOB_TOP/patches}
 
@@ -34,7 +33,7 @@ if ! git -C "$IOB_SRC" rev-parse -q --verify pristine^{commit} >/dev/null 2>&1; 
 	tar -C "$tmp" -xf "$IOB_DEBIAN_TARBALL"
 	# Debian's top-level .gitignore hides everything: add with -f.
 	( cd "$tmp/linux-source-6.12" && git init -q -b debian . &&
-	  git add -f -A . && git "${git_id[@]}" commit -q -m \
+	  git add -f -A . && git "${IOB_GIT_ID[@]}" commit -q -m \
 		"Debian linux-source-6.12 $(dpkg-query -W -f='${Version}' linux-source-6.12)" &&
 	  git tag pristine )
 	mv "$tmp/linux-source-6.12" "$IOB_SRC"
@@ -45,20 +44,10 @@ fi
 series_hash=$(cat "$patch_dir"/*.patch 2>/dev/null | sha1sum | cut -c1-12)
 if [ "$(cat "$IOB_SRC/.iob-series" 2>/dev/null)" != "$series_hash" ]; then
 	rm -f "$IOB_SRC/.iob-series"
-	if [ ! -d "$IOB_STAGE" ]; then
-		git -C "$IOB_SRC" worktree prune
-		git -C "$IOB_SRC" worktree add -q --detach "$IOB_STAGE" pristine
-	fi
-	git -C "$IOB_STAGE" am --abort >/dev/null 2>&1 || true
-	git -C "$IOB_STAGE" checkout -q -f --detach pristine
-	git -C "$IOB_STAGE" clean -q -fdx
-	if ls "$patch_dir"/*.patch >/dev/null 2>&1; then
-		say "applying $(ls "$patch_dir"/*.patch | wc -l) patches with git am"
-		if ! git -C "$IOB_STAGE" "${git_id[@]}" am -q "$patch_dir"/*.patch; then
-			git -C "$IOB_STAGE" am --abort >/dev/null 2>&1 || true
-			die "the patch series does not apply to the Debian 6.12 source"
-		fi
-	fi
+	patches=("$patch_dir"/*.patch)
+	[ -e "${patches[0]}" ] || patches=()
+	say "applying ${#patches[@]} patches with git am"
+	iob_am_onto_pristine "$IOB_STAGE" "${patches[@]}"
 	git -C "$IOB_SRC" checkout -q -f --detach "$(git -C "$IOB_STAGE" rev-parse HEAD)"
 	echo "$series_hash" >"$IOB_SRC/.iob-series"
 fi

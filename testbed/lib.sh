@@ -78,3 +78,29 @@ iob_check_one_of() { # NAME VALUE ACCEPTED...
 	for a in "$@"; do [ "$val" = "$a" ] && return 0; done
 	die "unknown $name '$val' (accepted: $*)"
 }
+
+# Identity for the commits git am makes in the cache's kernel trees
+IOB_GIT_ID=(-c user.name=iobounce -c user.email=iobounce@localhost)
+
+# iob_am_onto_pristine WORKTREE [PATCH...]: make WORKTREE (a worktree of
+# $IOB_SRC, created if missing) the pristine Debian source plus PATCHes
+# applied with git am. Dies, leaving no half-applied series, if they do
+# not apply.
+iob_am_onto_pristine() {
+	local wt=$1
+	shift
+	[ -d "$IOB_SRC/.git" ] || die "no kernel source yet: run 'make kernel-test' first"
+	if [ ! -d "$wt" ]; then
+		git -C "$IOB_SRC" worktree prune
+		git -C "$IOB_SRC" worktree add -q --detach "$wt" pristine
+	fi
+	git -C "$wt" am --abort >/dev/null 2>&1 || true
+	git -C "$wt" checkout -q -f --detach pristine
+	git -C "$wt" clean -q -fdx
+	[ $# -gt 0 ] || return 0
+	if ! git -C "$wt" "${IOB_GIT_ID[@]}" am -q "$@"; then
+		git -C "$wt" am --abort >/dev/null 2>&1 || true
+		die "the patch series does not apply to the pristine Debian 6.12 source"
+	fi
+}
+

@@ -20,26 +20,13 @@ set -euo pipefail
 
 DEV=$IOB_CACHE/linux-dev
 SCRATCH=$IOB_CACHE/linux-check
-git_id=(-c user.name=iobounce -c user.email=iobounce@localhost)
 cmd=${1:-}
 iob_check_one_of command "$cmd" export check build-each mail
 
 # Files the series adds, relative to the kernel root
 added_files() { git -C "$1" diff --name-only --diff-filter=A pristine HEAD; }
 
-apply_to_scratch() {
-	[ -d "$IOB_SRC/.git" ] || die "no kernel source yet: run 'make kernel-test' first"
-	if [ ! -d "$SCRATCH" ]; then
-		git -C "$IOB_SRC" worktree prune
-		git -C "$IOB_SRC" worktree add -q --detach "$SCRATCH" pristine
-	fi
-	git -C "$SCRATCH" am --abort >/dev/null 2>&1 || true
-	git -C "$SCRATCH" checkout -q -f --detach pristine
-	git -C "$SCRATCH" clean -q -fdx
-	git -C "$SCRATCH" "${git_id[@]}" am -q "$@" ||
-		{ git -C "$SCRATCH" am --abort >/dev/null 2>&1 || true
-		  die "the series does not apply to the pristine Debian source"; }
-}
+apply_to_scratch() { iob_am_onto_pristine "$SCRATCH" "$@"; }
 
 case $cmd in
 export)
