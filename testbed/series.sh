@@ -83,7 +83,8 @@ mail)
 	cover=$(ls "$out"/0000-cover-letter.patch)
 	python3 - "$cover" "$IOB_TOP/docs/cover-letter.txt" <<'PY'
 import sys
-cover, text = sys.argv[1], open(sys.argv[2]).read()
+cover = sys.argv[1]
+text = ''.join(l for l in open(sys.argv[2]) if not l.startswith('#'))
 subject, _, body = text.partition('\n\n')
 s = open(cover).read()
 s = s.replace('*** SUBJECT HERE ***', subject.strip())
