@@ -40,6 +40,8 @@ struct fake_domain {
 	struct xarray pages;	/* IOVA pfn -> xa_mk_value(phys pfn) */
 	unsigned long iova_allocs, iova_frees, maps, unmaps, syncs;
 	bool fail_iova, fail_map;
+	u64 now;		/* fake clock in ns, moved by clock_step per read */
+	u64 clock_step;
 };
 
 struct iob_test {
@@ -120,12 +122,31 @@ static void fake_sync(void *ctx, struct iommu_iotlb_gather *gather)
 	spin_unlock(&fake->lock);
 }
 
+/*
+ * The pool reads the clock once when it starts timing a call and once when
+ * it ends, with nothing else in between, so a timed pool call costs exactly
+ * clock_step; a test gives the IOMMU path any other cost by moving the clock
+ * itself between iommu_dma_bounce_cost_begin() and _end().
+ */
+static u64 fake_clock(void *ctx)
+{
+	struct fake_domain *fake = ctx;
+	u64 now;
+
+	spin_lock(&fake->lock);
+	now = fake->now;
+	fake->now += fake->clock_step;
+	spin_unlock(&fake->lock);
+	return now;
+}
+
 static const struct iommu_dma_bounce_ops fake_ops = {
 	.alloc_iova	= fake_alloc_iova,
 	.free_iova	= fake_free_iova,
 	.map		= fake_map,
 	.unmap		= fake_unmap,
 	.sync		= fake_sync,
+	.clock		= fake_clock,
 };
 
 /* What the device reaches at @dma: a kernel address, or NULL if unmapped */
@@ -951,6 +972,220 @@ static void iob_concurrent_kthreads(struct kunit *test)
 	KUNIT_EXPECT_LE(test, slots, STRESS_THREADS * IOMMU_DMA_BOUNCE_NR_CLASSES * 2);
 }
 
+/* The auto policy's state of size class 0 (one page). */
+static struct iommu_dma_bounce_auto_state *auto_state(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct iommu_dma_bounce_auto_state *st;
+
+	st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	iommu_dma_bounce_auto_get(t->pool, 0, st);
+	return st;
+}
+
+/* One measured mapping of class 0: what its map and its unmap cost. */
+static void auto_feed(struct kunit *test, bool bounced, u64 map_ns,
+		      u64 unmap_ns)
+{
+	struct iob_test *t = test->priv;
+
+	iommu_dma_bounce_auto_sample(t->pool, 0, bounced,
+				     IOMMU_DMA_BOUNCE_COST_MAP, map_ns);
+	iommu_dma_bounce_auto_sample(t->pool, 0, bounced,
+				     IOMMU_DMA_BOUNCE_COST_UNMAP, unmap_ns);
+}
+
+static void iob_auto_converges(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct iommu_dma_bounce_auto_state *st;
+	int i;
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
+				    TEST_MAX_BYTES);
+	st = auto_state(test);
+	KUNIT_EXPECT_FALSE(test, st->bounce);	/* upstream's path first */
+	KUNIT_EXPECT_EQ(test, st->samples[0] + st->samples[1], 0);
+
+	for (i = 0; i < 40; i++) {
+		auto_feed(test, false, 3000, 4000);
+		auto_feed(test, true, 1000, 1500);
+	}
+	st = auto_state(test);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->iommu_ns, 7000);
+	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2500);
+	KUNIT_EXPECT_EQ(test, st->samples[0], 80);
+	KUNIT_EXPECT_EQ(test, st->samples[1], 80);
+	KUNIT_EXPECT_EQ(test, st->switches, 1);
+}
+
+static void iob_auto_switches_when_costs_cross(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct iommu_dma_bounce_auto_state *st;
+	u64 iommu;
+	int i;
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
+				    TEST_MAX_BYTES);
+	for (i = 0; i < 40; i++) {
+		auto_feed(test, false, 3500, 3500);
+		auto_feed(test, true, 1250, 1250);
+	}
+	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
+
+	/* The IOMMU gets cheaper step by step, down to a fifth of a copy */
+	for (i = 0; i < 400; i++) {
+		iommu = max(3500 - 25 * i, 250);
+		auto_feed(test, false, iommu, iommu);
+		auto_feed(test, true, 1250, 1250);
+	}
+	st = auto_state(test);
+	KUNIT_EXPECT_FALSE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->switches, 2);
+	KUNIT_EXPECT_LT(test, st->iommu_ns, st->bounce_ns);
+}
+
+/* +-10 % around @ns, alternating, and a 100x spike every 16th sample */
+static u64 noisy(u64 ns, int i)
+{
+	if (i % 16 == 15)
+		return ns * 100;
+	return i % 2 ? ns + ns / 10 : ns - ns / 10;
+}
+
+static void iob_auto_no_flap_on_noise(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct iommu_dma_bounce_auto_state *st;
+	int i;
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
+				    TEST_MAX_BYTES);
+	/* A copy 5 % dearer than the IOMMU: never worth a switch */
+	for (i = 0; i < 2000; i++) {
+		auto_feed(test, false, noisy(2500, i), noisy(2500, i + 1));
+		auto_feed(test, true, noisy(2625, i + 3), noisy(2625, i));
+	}
+	st = auto_state(test);
+	KUNIT_EXPECT_FALSE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->switches, 0);
+
+	/* A copy 30 % cheaper: one switch, and it sticks despite the spikes */
+	for (i = 0; i < 2000; i++) {
+		auto_feed(test, false, noisy(2500, i), noisy(2500, i + 1));
+		auto_feed(test, true, noisy(1750, i + 3), noisy(1750, i));
+	}
+	st = auto_state(test);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->switches, 1);
+}
+
+/*
+ * Candidate mappings of one page, each on the path iommu_dma_bounce_wanted()
+ * picks: through the pool for real, or as an IOMMU mapping whose map and
+ * unmap each cost @iommu_extra more than a pool call.
+ * Return: how many took the IOMMU path.
+ */
+static int auto_run(struct kunit *test, void *buf, int n, s64 iommu_extra)
+{
+	struct iob_test *t = test->priv;
+	phys_addr_t phys = virt_to_phys(buf);
+	enum iommu_dma_bounce_cost_op op;
+	int i, iommu = 0;
+	dma_addr_t dma;
+	u64 start;
+
+	for (i = 0; i < n; i++) {
+		if (iommu_dma_bounce_wanted(t->pool, phys, PAGE_SIZE)) {
+			dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+			KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+			test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
+			continue;
+		}
+		iommu++;
+		for (op = IOMMU_DMA_BOUNCE_COST_MAP;
+		     op < IOMMU_DMA_BOUNCE_NR_COST_OPS; op++) {
+			start = iommu_dma_bounce_cost_begin(t->pool, phys,
+							    PAGE_SIZE, op);
+			spin_lock(&t->fake.lock);
+			t->fake.now += iommu_extra;
+			spin_unlock(&t->fake.lock);
+			iommu_dma_bounce_cost_end(t->pool, phys, PAGE_SIZE, op,
+						  start);
+		}
+	}
+	return iommu;
+}
+
+static void iob_auto_learns_on_the_real_paths(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 3);
+	struct iommu_dma_bounce_auto_state *st;
+	int n = 2048, iommu;
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
+				    TEST_MAX_BYTES);
+	t->fake.now = 1;
+	t->fake.clock_step = 1000;
+
+	/* IOMMU calls 6x dearer than pool calls: bounce, but keep looking */
+	iommu = auto_run(test, buf, n, 5000);
+	st = auto_state(test);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
+	KUNIT_EXPECT_EQ(test, st->iommu_ns, 12000);
+	KUNIT_EXPECT_GE(test, iommu, n / 128);
+	KUNIT_EXPECT_LE(test, iommu, n / 16);
+	KUNIT_EXPECT_GT(test, test_stats(test)->maps, n - n / 16);
+
+	/* The IOMMU becomes 10x cheaper than the pool: back, once */
+	auto_run(test, buf, 2 * n, -900);
+	st = auto_state(test);
+	KUNIT_EXPECT_FALSE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->switches, 2);
+	iommu = auto_run(test, buf, n, -900);
+	KUNIT_EXPECT_GE(test, iommu, n - n / 16);
+}
+
+static void iob_auto_only_in_auto_mode(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	phys_addr_t phys = virt_to_phys(buf);
+	int i;
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
+				    TEST_MAX_BYTES);
+	for (i = 0; i < 40; i++) {
+		auto_feed(test, false, 5000, 5000);
+		auto_feed(test, true, 100, 100);
+	}
+	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
+	KUNIT_EXPECT_TRUE(test, iommu_dma_bounce_wanted(t->pool, phys,
+							PAGE_SIZE));
+	/* Larger than any slot: never a candidate */
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, phys,
+							 2 * TEST_MAX_SLOT));
+
+	/* Fixed policies ignore the estimates and time nothing */
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, 0,
+				    TEST_MAX_BYTES);
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, phys,
+							 PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_cost_begin(t->pool, phys,
+							  PAGE_SIZE,
+							  IOMMU_DMA_BOUNCE_COST_MAP),
+			0);
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_OFF,
+				    TEST_MAX_SLOT, TEST_MAX_BYTES);
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, phys,
+							 PAGE_SIZE));
+}
+
 static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_class_sizes),
 	KUNIT_CASE(iob_class_counts_offset),
@@ -985,6 +1220,11 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_privileged_not_bounced),
 	KUNIT_CASE(iob_teardown_with_slots_in_use),
 	KUNIT_CASE_SLOW(iob_concurrent_kthreads),
+	KUNIT_CASE(iob_auto_converges),
+	KUNIT_CASE(iob_auto_switches_when_costs_cross),
+	KUNIT_CASE(iob_auto_no_flap_on_noise),
+	KUNIT_CASE(iob_auto_learns_on_the_real_paths),
+	KUNIT_CASE(iob_auto_only_in_auto_mode),
 	{}
 };
 

@@ -33,6 +33,20 @@
  * Untrusted devices: everything in the slot but the mapped bytes is zeroed on
  * map, and the mapped bytes are cleared on unmap, so an idle slot (which stays
  * mapped) holds nothing the device has not already been given.
+ *
+ * Policy: "on" bounces every mapping up to a fixed threshold. "auto", the
+ * default, lets each pool find out per size class which path is cheaper on
+ * its own IOMMU: a copy beats a map+unmap by far when an IOMMU request is a
+ * VM exit, not at all under an emulator where the copy is slow and the
+ * request cheap, and the answer changes with load. The pool times, on the
+ * real paths, a sample of the map and unmap calls of each path (one in
+ * IOB_SAMPLE_EVERY, every one during warm-up), keeps an exponentially
+ * weighted average of each, and bounces a class when its pool path is the
+ * cheaper one. One candidate mapping in IOB_EXPLORE_EVERY takes the other
+ * path so that its estimate stays current, and the decision only moves when
+ * the other path is cheaper by more than 1/2^IOB_HYSTERESIS_SHIFT, so noise
+ * does not make it flap. A pool path sample that had to grow a slot is not
+ * taken: growing is a one-off cost the pool amortises.
  */
 
 #define pr_fmt(fmt) "iommu-bounce: " fmt
@@ -49,6 +63,7 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/scatterlist.h>
+#include <linux/sched/clock.h>
 #include <linux/seq_file.h>
 #include <linux/shrinker.h>
 #include <linux/sizes.h>
@@ -76,10 +91,34 @@
 /* Defaults, overridable on the command line */
 #define IOB_DEFAULT_THRESHOLD	SZ_16K
 #define IOB_DEFAULT_MAX_BYTES	SZ_64M
+/*
+ * Auto policy: a new sample weighs 1/2^IOB_COST_SHIFT in the average; one
+ * call in IOB_SAMPLE_EVERY on the chosen path is timed; one candidate in
+ * IOB_EXPLORE_EVERY tries the other path (one in two until that path has
+ * IOB_WARMUP samples of each op); a sample is clamped to IOB_SPIKE_MAX times
+ * the average so that one interrupted measurement cannot swing it. With
+ * these values one sample moves an average by at most 1/16, half of the 1/8
+ * margin (IOB_HYSTERESIS_SHIFT) the other path must win by: no single
+ * outlier flips a decision.
+ */
+#define IOB_COST_SHIFT		4
+#define IOB_SAMPLE_EVERY	16
+#define IOB_EXPLORE_EVERY	64
+#define IOB_WARMUP		8
+#define IOB_SPIKE_MAX		2
+#define IOB_HYSTERESIS_SHIFT	3
 
 /* Slot state flags */
 #define IOB_SLOT_UNTRUSTED	BIT(0)	/* clear the data on unmap */
 #define IOB_SLOT_SG		BIT(1)	/* holds a coalesced scatterlist */
+#define IOB_SLOT_FRESH		BIT(2)	/* just grown, not yet used */
+
+/* The two ways a candidate mapping can go, for the auto policy */
+enum iob_path {
+	IOB_PATH_IOMMU,
+	IOB_PATH_BOUNCE,
+	IOB_NR_PATHS,
+};
 
 /**
  * struct iob_slot - one pre-mapped bounce buffer
@@ -121,6 +160,26 @@ struct iob_pcpu {
 	struct iob_cpu_cache	cache[IOB_NR_CLASSES];
 	unsigned long		maps;
 	unsigned long		bytes_bounced;
+	unsigned int		tick;	/* auto policy: which calls to time */
+	unsigned int		explore[IOB_NR_CLASSES];	/* and to explore */
+};
+
+/**
+ * struct iob_cost - what the auto policy knows about one size class
+ * @ns: average cost in ns of a map and of an unmap, per path
+ * @samples: measurements taken, per path and op
+ * @bounce: the decision: bounce this class or not
+ * @switches: times @bounce changed
+ *
+ * Updated without a lock by whichever CPU took a sample, with READ_ONCE()
+ * and WRITE_ONCE(): two CPUs sampling at once may lose one sample, which an
+ * estimate can afford, and nothing on the fast path waits for it.
+ */
+struct iob_cost {
+	u64			ns[IOB_NR_PATHS][IOMMU_DMA_BOUNCE_NR_COST_OPS];
+	unsigned long		samples[IOB_NR_PATHS][IOMMU_DMA_BOUNCE_NR_COST_OPS];
+	bool			bounce;
+	unsigned long		switches;
 };
 
 /* Idle slots of one size class shared by all CPUs; @lock protects both. */
@@ -154,8 +213,9 @@ enum iob_release_reason {
  * @nid: NUMA node for slot memory
  * @coherent: whether the domain's devices are DMA-coherent
  * @mode: policy, an enum iommu_dma_bounce_mode
- * @threshold: largest mapping bounced for speed, in bytes
+ * @threshold: largest mapping bounced for speed in mode "on", in bytes
  * @max_bytes: cap on the memory held by slots
+ * @cost: the auto policy's estimates and decision per class
  *
  * @mode, @threshold and @max_bytes are written with WRITE_ONCE() under the
  * IOMMU group's mutex (sysfs) and read locklessly on the fast path.
@@ -187,6 +247,7 @@ struct iommu_dma_bounce_pool {
 	int			mode;
 	size_t			threshold;
 	size_t			max_bytes;
+	struct iob_cost		cost[IOB_NR_CLASSES];
 
 	struct iob_pcpu __percpu *pcpu;
 	struct iob_depot	depot[IOB_NR_CLASSES];
@@ -207,7 +268,7 @@ struct iommu_dma_bounce_pool {
 };
 
 /* Defaults for new pools, from the command line */
-static int iob_default_mode = IOMMU_DMA_BOUNCE_OFF;
+static int iob_default_mode = IOMMU_DMA_BOUNCE_AUTO;
 static size_t iob_default_threshold = IOB_DEFAULT_THRESHOLD;
 static size_t iob_default_max_bytes = IOB_DEFAULT_MAX_BYTES;
 
@@ -220,15 +281,28 @@ static DEFINE_MUTEX(iob_pools_lock);
 static struct shrinker *iob_shrinker;
 static struct dentry *iob_debugfs_root;
 
-static int __init iob_setup_mode(char *str)
+/* "auto", or a boolean for on/off: the values of iommu.bounce= and sysfs */
+static int iob_parse_mode(const char *str)
 {
 	bool on;
 
-	if (kstrtobool(str, &on)) {
-		pr_warn("iommu.bounce=%s not understood, expected 0 or 1\n", str);
+	if (sysfs_streq(str, "auto"))
+		return IOMMU_DMA_BOUNCE_AUTO;
+	if (kstrtobool(str, &on))
 		return -EINVAL;
+	return on ? IOMMU_DMA_BOUNCE_ON : IOMMU_DMA_BOUNCE_OFF;
+}
+
+static int __init iob_setup_mode(char *str)
+{
+	int mode = iob_parse_mode(str);
+
+	if (mode < 0) {
+		pr_warn("iommu.bounce=%s not understood, expected 0, 1 or auto\n",
+			str);
+		return mode;
 	}
-	iob_default_mode = on ? IOMMU_DMA_BOUNCE_ON : IOMMU_DMA_BOUNCE_OFF;
+	iob_default_mode = mode;
 	return 0;
 }
 early_param("iommu.bounce", iob_setup_mode);
@@ -412,6 +486,7 @@ static struct iob_slot *iob_grow(struct iommu_dma_bounce_pool *pool,
 	if (!slot->page)
 		goto free_slot;
 	slot->class = class;
+	slot->flags = IOB_SLOT_FRESH;
 
 	slot->iova = pool->ops->alloc_iova(pool->ctx, dev, size, dma_limit);
 	if (!slot->iova || !IS_ALIGNED(slot->iova, PAGE_SIZE)) {
@@ -593,19 +668,190 @@ static void iob_for_cpu(struct iommu_dma_bounce_pool *pool,
 				      start, len, dir);
 }
 
+static u64 iob_clock(struct iommu_dma_bounce_pool *pool)
+{
+	u64 now = pool->ops->clock ? pool->ops->clock(pool->ctx) :
+				     local_clock();
+
+	/* 0 tells the callers "not timed" */
+	return now ?: 1;
+}
+
+static bool iob_warm(struct iob_cost *c, enum iob_path path)
+{
+	return READ_ONCE(c->samples[path][IOMMU_DMA_BOUNCE_COST_MAP]) >=
+		IOB_WARMUP &&
+	       READ_ONCE(c->samples[path][IOMMU_DMA_BOUNCE_COST_UNMAP]) >=
+		IOB_WARMUP;
+}
+
+static u64 iob_path_cost(struct iob_cost *c, enum iob_path path)
+{
+	return READ_ONCE(c->ns[path][IOMMU_DMA_BOUNCE_COST_MAP]) +
+	       READ_ONCE(c->ns[path][IOMMU_DMA_BOUNCE_COST_UNMAP]);
+}
+
+/* Move a class to the other path only when that is clearly cheaper. */
+static void iob_decide(struct iommu_dma_bounce_pool *pool, unsigned int class)
+{
+	struct iob_cost *c = &pool->cost[class];
+	bool bounce = READ_ONCE(c->bounce);
+	u64 cost[IOB_NR_PATHS], cur, other;
+
+	if (!iob_warm(c, IOB_PATH_IOMMU) || !iob_warm(c, IOB_PATH_BOUNCE))
+		return;
+	cost[IOB_PATH_IOMMU] = iob_path_cost(c, IOB_PATH_IOMMU);
+	cost[IOB_PATH_BOUNCE] = iob_path_cost(c, IOB_PATH_BOUNCE);
+	cur = cost[bounce ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU];
+	other = cost[bounce ? IOB_PATH_IOMMU : IOB_PATH_BOUNCE];
+	if (other + (other >> IOB_HYSTERESIS_SHIFT) >= cur)
+		return;
+	WRITE_ONCE(c->bounce, !bounce);
+	WRITE_ONCE(c->switches, READ_ONCE(c->switches) + 1);
+	trace_iommu_bounce_decide(pool->name, iob_class_size(class), !bounce,
+				  cost[IOB_PATH_IOMMU], cost[IOB_PATH_BOUNCE]);
+}
+
+/* Fold one measurement into a class's averages, then re-decide. */
+static void iob_sample(struct iommu_dma_bounce_pool *pool, unsigned int class,
+		       enum iob_path path, enum iommu_dma_bounce_cost_op op,
+		       u64 ns)
+{
+	struct iob_cost *c = &pool->cost[class];
+	unsigned long n = READ_ONCE(c->samples[path][op]);
+	u64 avg = READ_ONCE(c->ns[path][op]);
+
+	if (n < IOB_WARMUP) {
+		/* A plain mean until there is something to smooth */
+		avg = (avg * n + ns) / (n + 1);
+	} else {
+		ns = min(ns, avg * IOB_SPIKE_MAX);
+		avg = avg - (avg >> IOB_COST_SHIFT) + (ns >> IOB_COST_SHIFT);
+	}
+	WRITE_ONCE(c->ns[path][op], avg);
+	WRITE_ONCE(c->samples[path][op], n + 1);
+	iob_decide(pool, class);
+}
+
+/*
+ * Start timing a call on @path if the auto policy wants this one measured:
+ * every call on the path not chosen (it is only taken to be measured) and
+ * during warm-up, one in IOB_SAMPLE_EVERY otherwise.
+ *
+ * Return: the start time, or 0 if the call is not timed.
+ */
+static u64 iob_time_begin(struct iommu_dma_bounce_pool *pool, int class,
+			  enum iob_path path, enum iommu_dma_bounce_cost_op op)
+{
+	enum iob_path chosen;
+	struct iob_cost *c;
+
+	if (READ_ONCE(pool->mode) != IOMMU_DMA_BOUNCE_AUTO || class < 0)
+		return 0;
+	c = &pool->cost[class];
+	chosen = READ_ONCE(c->bounce) ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU;
+	if (path != chosen || READ_ONCE(c->samples[path][op]) < IOB_WARMUP ||
+	    !(this_cpu_inc_return(pool->pcpu->tick) % IOB_SAMPLE_EVERY))
+		return iob_clock(pool);
+	return 0;
+}
+
+static void iob_time_end(struct iommu_dma_bounce_pool *pool, int class,
+			 enum iob_path path, enum iommu_dma_bounce_cost_op op,
+			 u64 start)
+{
+	u64 now;
+
+	if (!start)
+		return;
+	/* local_clock() is per CPU: a migrated caller may see it go back */
+	now = iob_clock(pool);
+	iob_sample(pool, class, path, op, now > start ? now - start : 0);
+}
+
+/**
+ * iommu_dma_bounce_cost_begin - maybe time a call on the IOMMU path
+ * @pool: the domain's pool, may be NULL
+ * @addr: the buffer's physical or DMA address (its offset in the IOVA
+ *	  granule counts towards the size class, as for a bounced mapping)
+ * @size: length of the mapping
+ * @op: map or unmap
+ *
+ * dma-iommu brackets the IOMMU work of a mapping that the auto policy could
+ * have bounced with this and iommu_dma_bounce_cost_end(), so that the policy
+ * learns what the IOMMU path costs. Atomic context is fine.
+ *
+ * Return: a start time to give to iommu_dma_bounce_cost_end(), or 0.
+ */
+u64 iommu_dma_bounce_cost_begin(struct iommu_dma_bounce_pool *pool, u64 addr,
+				size_t size, enum iommu_dma_bounce_cost_op op)
+{
+	if (!pool || READ_ONCE(pool->mode) != IOMMU_DMA_BOUNCE_AUTO)
+		return 0;
+	return iob_time_begin(pool, iommu_dma_bounce_class(pool->granule,
+							   addr, size),
+			      IOB_PATH_IOMMU, op);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_cost_begin);
+
+/**
+ * iommu_dma_bounce_cost_end - account a timed call on the IOMMU path
+ * @pool: the domain's pool, may be NULL
+ * @addr: as given to iommu_dma_bounce_cost_begin()
+ * @size: as given to iommu_dma_bounce_cost_begin()
+ * @op: as given to iommu_dma_bounce_cost_begin()
+ * @start: what iommu_dma_bounce_cost_begin() returned; 0 does nothing
+ */
+void iommu_dma_bounce_cost_end(struct iommu_dma_bounce_pool *pool, u64 addr,
+			       size_t size, enum iommu_dma_bounce_cost_op op,
+			       u64 start)
+{
+	if (!pool || !start)
+		return;
+	iob_time_end(pool, iommu_dma_bounce_class(pool->granule, addr, size),
+		     IOB_PATH_IOMMU, op, start);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_cost_end);
+
 /**
  * iommu_dma_bounce_wanted - does the policy bounce this mapping for speed?
  * @pool: the domain's pool, may be NULL
  * @phys: start of the buffer
  * @size: length of the mapping
  *
+ * In mode "auto" this follows the size class's decision, except for one
+ * mapping in IOB_EXPLORE_EVERY, which takes the other path to measure it.
+ *
  * Return: true if the mapping should be tried in the pool.
  */
 bool iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool,
 			     phys_addr_t phys, size_t size)
 {
-	return pool && READ_ONCE(pool->mode) == IOMMU_DMA_BOUNCE_ON &&
-		size <= READ_ONCE(pool->threshold);
+	unsigned int every;
+	struct iob_cost *c;
+	bool bounce;
+	int class;
+
+	if (!pool)
+		return false;
+	switch (READ_ONCE(pool->mode)) {
+	case IOMMU_DMA_BOUNCE_ON:
+		return size <= READ_ONCE(pool->threshold);
+	case IOMMU_DMA_BOUNCE_AUTO:
+		break;
+	default:
+		return false;
+	}
+	class = iommu_dma_bounce_class(pool->granule, phys, size);
+	if (class < 0)
+		return false;
+	c = &pool->cost[class];
+	bounce = READ_ONCE(c->bounce);
+	every = iob_warm(c, bounce ? IOB_PATH_IOMMU : IOB_PATH_BOUNCE) ?
+		IOB_EXPLORE_EVERY : 2;
+	if (!(this_cpu_inc_return(pool->pcpu->explore[class]) % every))
+		return !bounce;
+	return bounce;
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_wanted);
 
@@ -631,7 +877,9 @@ dma_addr_t iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool,
 				unsigned long attrs, unsigned int flags)
 {
 	struct iob_slot *slot;
+	bool fresh;
 	int class;
+	u64 t;
 
 	class = iommu_dma_bounce_class(pool->granule, phys, size);
 	if (class < 0) {
@@ -643,10 +891,13 @@ dma_addr_t iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool,
 		return DMA_MAPPING_ERROR;
 	}
 
+	t = iob_time_begin(pool, class, IOB_PATH_BOUNCE,
+			   IOMMU_DMA_BOUNCE_COST_MAP);
 	slot = iob_get(pool, dev, class, iob_dma_limit(dev));
 	if (!slot)
 		return DMA_MAPPING_ERROR;
 
+	fresh = slot->flags & IOB_SLOT_FRESH;
 	slot->orig = phys;
 	slot->len = size;
 	slot->off = phys & (pool->granule - 1);
@@ -663,6 +914,10 @@ dma_addr_t iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool,
 	this_cpu_inc(pool->pcpu->maps);
 	this_cpu_add(pool->pcpu->bytes_bounced, size);
 	trace_iommu_bounce_map(dev, phys, slot->iova + slot->off, size);
+	/* Growing is a one-off the pool amortises, not the price of a copy */
+	if (!fresh)
+		iob_time_end(pool, class, IOB_PATH_BOUNCE,
+			     IOMMU_DMA_BOUNCE_COST_MAP, t);
 	return slot->iova + slot->off;
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_map);
@@ -788,6 +1043,8 @@ int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
 	dma_addr_t start;
 	size_t total = 0;
 	int class, i;
+	bool fresh;
+	u64 t;
 
 	if (!pool)
 		return 0;
@@ -813,9 +1070,12 @@ int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
 		return 0;
 	}
 
+	t = iob_time_begin(pool, class, IOB_PATH_BOUNCE,
+			   IOMMU_DMA_BOUNCE_COST_MAP);
 	slot = iob_get(pool, dev, class, iob_dma_limit(dev));
 	if (!slot)
 		return 0;
+	fresh = slot->flags & IOB_SLOT_FRESH;
 	slot->off = phys & (pool->granule - 1);
 	start = slot->iova + slot->off;
 	/* The one segment must not cross the device's segment boundary */
@@ -847,6 +1107,9 @@ int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
 	this_cpu_inc(pool->pcpu->maps);
 	this_cpu_add(pool->pcpu->bytes_bounced, total);
 	trace_iommu_bounce_map(dev, phys, start, total);
+	if (!fresh)
+		iob_time_end(pool, class, IOB_PATH_BOUNCE,
+			     IOMMU_DMA_BOUNCE_COST_MAP, t);
 	return 1;
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_map_sg);
@@ -929,6 +1192,9 @@ static void iob_finish(struct iommu_dma_bounce_pool *pool,
 		       enum dma_data_direction dir, unsigned long attrs)
 {
 	void *data = iob_slot_va(slot) + slot->off;
+	unsigned int class = slot->class;
+	u64 t = iob_time_begin(pool, class, IOB_PATH_BOUNCE,
+			       IOMMU_DMA_BOUNCE_COST_UNMAP);
 
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
 	    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL)) {
@@ -941,7 +1207,10 @@ static void iob_finish(struct iommu_dma_bounce_pool *pool,
 	if (slot->flags & IOB_SLOT_UNTRUSTED)
 		memset(data, 0, slot->len);
 	trace_iommu_bounce_unmap(dev, slot->iova + slot->off, slot->len);
+	/* @slot may be reused or freed as soon as it is back */
 	iob_put(pool, slot);
+	iob_time_end(pool, class, IOB_PATH_BOUNCE, IOMMU_DMA_BOUNCE_COST_UNMAP,
+		     t);
 }
 
 /* Move every idle slot of every CPU stack of @class to the depot. */
@@ -1133,7 +1402,53 @@ EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_get_stats);
 static const char * const iob_mode_names[] = {
 	[IOMMU_DMA_BOUNCE_OFF]	= "off",
 	[IOMMU_DMA_BOUNCE_ON]	= "on",
+	[IOMMU_DMA_BOUNCE_AUTO]	= "auto",
 };
+
+/**
+ * iommu_dma_bounce_auto_get - the auto policy's state for one size class
+ * @pool: the pool
+ * @class: the size class
+ * @st: filled in
+ */
+VISIBLE_IF_KUNIT void
+iommu_dma_bounce_auto_get(struct iommu_dma_bounce_pool *pool,
+			  unsigned int class,
+			  struct iommu_dma_bounce_auto_state *st)
+{
+	struct iob_cost *c = &pool->cost[class];
+	enum iob_path path;
+
+	st->bounce = READ_ONCE(c->bounce);
+	st->iommu_ns = iob_path_cost(c, IOB_PATH_IOMMU);
+	st->bounce_ns = iob_path_cost(c, IOB_PATH_BOUNCE);
+	for (path = IOB_PATH_IOMMU; path < IOB_NR_PATHS; path++)
+		st->samples[path] =
+			READ_ONCE(c->samples[path][IOMMU_DMA_BOUNCE_COST_MAP]) +
+			READ_ONCE(c->samples[path][IOMMU_DMA_BOUNCE_COST_UNMAP]);
+	st->switches = READ_ONCE(c->switches);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_auto_get);
+
+/**
+ * iommu_dma_bounce_auto_sample - feed the auto policy one measurement
+ * @pool: the pool
+ * @class: the size class
+ * @bounced: whether it was taken on the pool path
+ * @op: map or unmap
+ * @ns: what it cost
+ *
+ * What a timed call does once it has its duration; for tests with fake costs.
+ */
+VISIBLE_IF_KUNIT void
+iommu_dma_bounce_auto_sample(struct iommu_dma_bounce_pool *pool,
+			     unsigned int class, bool bounced,
+			     enum iommu_dma_bounce_cost_op op, u64 ns)
+{
+	iob_sample(pool, class, bounced ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU, op,
+		   ns);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_auto_sample);
 
 static int iob_stats_show(struct seq_file *m, void *v)
 {
@@ -1163,6 +1478,16 @@ static int iob_stats_show(struct seq_file *m, void *v)
 						 st.free[class]));
 		seq_printf(m, "hiwater_%zu: %ld\n", size,
 			   atomic_long_read(&pool->hiwater[class]));
+	}
+	/* The auto policy's decisions and the estimates behind them */
+	for (class = 0; class < IOB_NR_CLASSES; class++) {
+		struct iommu_dma_bounce_auto_state a;
+
+		iommu_dma_bounce_auto_get(pool, class, &a);
+		seq_printf(m, "class_%zu: %s iommu_ns=%llu bounce_ns=%llu samples=%lu/%lu switches=%lu\n",
+			   iob_class_size(class), a.bounce ? "bounce" : "iommu",
+			   a.iommu_ns, a.bounce_ns, a.samples[IOB_PATH_IOMMU],
+			   a.samples[IOB_PATH_BOUNCE], a.switches);
 	}
 	return 0;
 }
@@ -1345,6 +1670,8 @@ ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
 				   enum iommu_dma_bounce_attr attr, char *buf)
 {
 	struct iommu_dma_bounce_pool *pool;
+	unsigned int class;
+	ssize_t len = 0;
 
 	pool = domain ? iommu_dma_domain_bounce_pool(domain) : NULL;
 	if (!pool)
@@ -1352,7 +1679,20 @@ ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
 	if (attr == IOMMU_DMA_BOUNCE_ATTR_MODE)
 		return sysfs_emit(buf, "%s\n",
 				  iob_mode_names[READ_ONCE(pool->mode)]);
-	return sysfs_emit(buf, "%zu\n", READ_ONCE(pool->threshold));
+	if (attr == IOMMU_DMA_BOUNCE_ATTR_THRESHOLD)
+		return sysfs_emit(buf, "%zu\n", READ_ONCE(pool->threshold));
+
+	/* One line per size class: bytes, decision, the two estimates */
+	for (class = 0; class < IOB_NR_CLASSES; class++) {
+		struct iommu_dma_bounce_auto_state a;
+
+		iommu_dma_bounce_auto_get(pool, class, &a);
+		len += sysfs_emit_at(buf, len, "%zu %s %llu %llu\n",
+				     iob_class_size(class),
+				     a.bounce ? "bounce" : "iommu",
+				     a.iommu_ns, a.bounce_ns);
+	}
+	return len;
 }
 
 /**
@@ -1362,8 +1702,9 @@ ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
  * @buf: what was written
  * @count: its length
  *
- * "bounce" takes a boolean (0/1, on/off); "bounce_threshold" a byte count
- * from 0 to the largest slot size. Anything else changes nothing.
+ * "bounce" takes "auto" or a boolean (0/1, on/off); "bounce_threshold" a
+ * byte count from 0 to the largest slot size; "bounce_auto" is read-only.
+ * Anything else changes nothing.
  *
  * Return: @count, or -EINVAL.
  */
@@ -1373,19 +1714,20 @@ ssize_t iommu_dma_bounce_attr_store(struct iommu_domain *domain,
 {
 	struct iommu_dma_bounce_pool *pool;
 	unsigned long val;
-	bool on;
+	int mode;
 
 	pool = domain ? iommu_dma_domain_bounce_pool(domain) : NULL;
 	if (!pool)
 		return -EINVAL;
 	if (attr == IOMMU_DMA_BOUNCE_ATTR_MODE) {
-		if (kstrtobool(buf, &on))
-			return -EINVAL;
-		WRITE_ONCE(pool->mode, on ? IOMMU_DMA_BOUNCE_ON :
-					    IOMMU_DMA_BOUNCE_OFF);
+		mode = iob_parse_mode(buf);
+		if (mode < 0)
+			return mode;
+		WRITE_ONCE(pool->mode, mode);
 		return count;
 	}
-	if (kstrtoul(buf, 0, &val) || val > IOB_MAX_SLOT)
+	if (attr != IOMMU_DMA_BOUNCE_ATTR_THRESHOLD ||
+	    kstrtoul(buf, 0, &val) || val > IOB_MAX_SLOT)
 		return -EINVAL;
 	WRITE_ONCE(pool->threshold, val);
 	return count;

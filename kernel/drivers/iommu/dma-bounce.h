@@ -26,6 +26,8 @@ struct iommu_dma_bounce_pool;
  * @map: map @size bytes at @phys to @iova with IOMMU_* @prot (atomic).
  * @unmap: unmap a range, gathering invalidations into @gather.
  * @sync: complete the invalidations gathered by @unmap.
+ * @clock: optional, the time in ns for the auto policy's measurements;
+ *	   local_clock() if NULL. Lets KUnit run the policy on a fake clock.
  */
 struct iommu_dma_bounce_ops {
 	dma_addr_t (*alloc_iova)(void *ctx, struct device *dev, size_t size,
@@ -36,6 +38,7 @@ struct iommu_dma_bounce_ops {
 	size_t (*unmap)(void *ctx, dma_addr_t iova, size_t size,
 			struct iommu_iotlb_gather *gather);
 	void (*sync)(void *ctx, struct iommu_iotlb_gather *gather);
+	u64 (*clock)(void *ctx);
 };
 
 /* Per-mapping flags passed by dma-iommu */
@@ -46,6 +49,14 @@ struct iommu_dma_bounce_ops {
 enum iommu_dma_bounce_mode {
 	IOMMU_DMA_BOUNCE_OFF,	/* only mappings dma-iommu must bounce */
 	IOMMU_DMA_BOUNCE_ON,	/* also every mapping up to the threshold */
+	IOMMU_DMA_BOUNCE_AUTO,	/* per size class, whichever path is cheaper */
+};
+
+/* The two halves of a mapping's cost, as measured by the auto policy */
+enum iommu_dma_bounce_cost_op {
+	IOMMU_DMA_BOUNCE_COST_MAP,
+	IOMMU_DMA_BOUNCE_COST_UNMAP,
+	IOMMU_DMA_BOUNCE_NR_COST_OPS,
 };
 
 #ifdef CONFIG_IOMMU_DMA_BOUNCE
@@ -79,6 +90,11 @@ bool iommu_dma_bounce_sync_sg(struct iommu_dma_bounce_pool *pool,
 			      struct device *dev, struct scatterlist *sgl,
 			      int nents, enum dma_data_direction dir,
 			      bool for_cpu);
+u64 iommu_dma_bounce_cost_begin(struct iommu_dma_bounce_pool *pool, u64 addr,
+				size_t size, enum iommu_dma_bounce_cost_op op);
+void iommu_dma_bounce_cost_end(struct iommu_dma_bounce_pool *pool, u64 addr,
+			       size_t size, enum iommu_dma_bounce_cost_op op,
+			       u64 start);
 
 #else /* CONFIG_IOMMU_DMA_BOUNCE */
 static inline struct iommu_dma_bounce_pool *
@@ -151,12 +167,27 @@ iommu_dma_bounce_sync_sg(struct iommu_dma_bounce_pool *pool,
 {
 	return false;
 }
+
+static inline u64
+iommu_dma_bounce_cost_begin(struct iommu_dma_bounce_pool *pool, u64 addr,
+			    size_t size, enum iommu_dma_bounce_cost_op op)
+{
+	return 0;
+}
+
+static inline void
+iommu_dma_bounce_cost_end(struct iommu_dma_bounce_pool *pool, u64 addr,
+			  size_t size, enum iommu_dma_bounce_cost_op op,
+			  u64 start)
+{
+}
 #endif /* CONFIG_IOMMU_DMA_BOUNCE */
 
 /* sysfs attributes of an IOMMU group, called with the group mutex held */
 enum iommu_dma_bounce_attr {
 	IOMMU_DMA_BOUNCE_ATTR_MODE,
 	IOMMU_DMA_BOUNCE_ATTR_THRESHOLD,
+	IOMMU_DMA_BOUNCE_ATTR_AUTO,
 };
 
 ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
@@ -221,6 +252,29 @@ void iommu_dma_bounce_set_policy(struct iommu_dma_bounce_pool *pool,
 				 size_t threshold, size_t max_bytes);
 void *iommu_dma_bounce_slot_vaddr(struct iommu_dma_bounce_pool *pool,
 				  dma_addr_t dma);
+
+/**
+ * struct iommu_dma_bounce_auto_state - the auto policy's view of a class
+ * @bounce: whether the class is bounced
+ * @iommu_ns: estimated cost of a map plus an unmap on the IOMMU path
+ * @bounce_ns: the same through the pool (copies included)
+ * @samples: measurements taken, IOMMU path then pool
+ * @switches: times the decision changed
+ */
+struct iommu_dma_bounce_auto_state {
+	bool bounce;
+	u64 iommu_ns;
+	u64 bounce_ns;
+	unsigned long samples[2];
+	unsigned long switches;
+};
+
+void iommu_dma_bounce_auto_sample(struct iommu_dma_bounce_pool *pool,
+				  unsigned int class, bool bounced,
+				  enum iommu_dma_bounce_cost_op op, u64 ns);
+void iommu_dma_bounce_auto_get(struct iommu_dma_bounce_pool *pool,
+			       unsigned int class,
+			       struct iommu_dma_bounce_auto_state *st);
 #endif
 
 #endif /* __DMA_BOUNCE_H */
