@@ -21,6 +21,7 @@
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "dma-bounce.h"
@@ -33,6 +34,7 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 #define TEST_MAX_BYTES		SZ_4M
 #define TEST_IDLE_LATER		(10 * HZ)
 #define TEST_MASK_28		DMA_BIT_MASK(28)
+#define TEST_STEAL_SLOTS	8	/* fewer than a CPU stack holds */
 
 struct fake_domain {
 	spinlock_t lock;	/* protects everything below */
@@ -799,6 +801,69 @@ static void iob_sg_respects_segment_boundary(struct kunit *test)
 							  3, DMA_TO_DEVICE, 0));
 }
 
+struct on_cpu_maps {
+	struct kunit *test;
+	u8 *buf;
+	dma_addr_t dma[TEST_STEAL_SLOTS];
+	bool unmap;
+	int errors;
+};
+
+/* Map, or unmap, TEST_STEAL_SLOTS pages; run on a given CPU by work_on_cpu() */
+static long maps_on_cpu(void *arg)
+{
+	struct on_cpu_maps *m = arg;
+	struct iob_test *t = m->test->priv;
+	int i;
+
+	for (i = 0; i < TEST_STEAL_SLOTS; i++) {
+		if (m->unmap) {
+			if (!iommu_dma_bounce_unmap(t->pool, t->dev, m->dma[i],
+						    PAGE_SIZE, DMA_TO_DEVICE, 0))
+				m->errors++;
+			continue;
+		}
+		m->dma[i] = iommu_dma_bounce_map(t->pool, t->dev,
+						 virt_to_phys(m->buf),
+						 PAGE_SIZE, DMA_TO_DEVICE, 0, 0);
+		if (m->dma[i] == DMA_MAPPING_ERROR)
+			m->errors++;
+	}
+	return 0;
+}
+
+static void iob_uses_other_cpus_idle_slots(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct on_cpu_maps *m;
+	int a, b;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two online CPUs");
+	a = cpumask_first(cpu_online_mask);
+	b = cpumask_next(a, cpu_online_mask);
+	m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	m->test = test;
+	m->buf = test_buf(test, PAGE_SIZE, 5);
+
+	/* Mapped and unmapped on CPU a: the slots sit idle on a's stack */
+	work_on_cpu(a, maps_on_cpu, m);
+	m->unmap = true;
+	work_on_cpu(a, maps_on_cpu, m);
+	KUNIT_ASSERT_EQ(test, m->errors, 0);
+	KUNIT_ASSERT_EQ(test, t->fake.maps, TEST_STEAL_SLOTS);
+
+	/* CPU b's stack and the depot are empty: b uses a's, grows none */
+	m->unmap = false;
+	work_on_cpu(b, maps_on_cpu, m);
+	KUNIT_EXPECT_EQ(test, t->fake.maps, TEST_STEAL_SLOTS);
+	m->unmap = true;
+	work_on_cpu(b, maps_on_cpu, m);
+	KUNIT_EXPECT_EQ(test, m->errors, 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], TEST_STEAL_SLOTS);
+}
+
 static void iob_untrusted_sees_only_its_bytes(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
@@ -1200,6 +1265,7 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_sync_partial_range),
 	KUNIT_CASE(iob_steady_state_no_iommu_calls),
 	KUNIT_CASE(iob_grows_per_class),
+	KUNIT_CASE(iob_uses_other_cpus_idle_slots),
 	KUNIT_CASE(iob_cap_falls_back_without_cliff),
 	KUNIT_CASE(iob_too_large_falls_back),
 	KUNIT_CASE(iob_policy_threshold),

@@ -15,8 +15,10 @@
  * Idle slots are kept in two tiers, like the IOVA rcache: a small stack per
  * CPU and size class, and a per-class depot behind a spinlock that the stacks
  * refill from and spill to in batches. Steady-state map/unmap therefore only
- * takes the local CPU's uncontended lock. When no slot is idle the pool grows
- * from atomic context; when it cannot (at its cap, out of memory or IOVA
+ * takes the local CPU's uncontended lock. When neither has an idle slot, half
+ * of another CPU's stack is moved to the depot first, so the pool grows only
+ * when no slot is idle anywhere: memory follows the DMA in flight. Then the
+ * pool grows from atomic context; when it cannot (at its cap, out of memory or IOVA
  * space, mapping too large) the caller maps the buffer the normal way: a
  * bounce pool never fails a mapping.
  *
@@ -574,9 +576,9 @@ static void iob_spill(struct iommu_dma_bounce_pool *pool, unsigned int class,
 	memmove(cc->slots, cc->slots + nr, cc->count * sizeof(cc->slots[0]));
 }
 
-static struct iob_slot *iob_get(struct iommu_dma_bounce_pool *pool,
-				struct device *dev, unsigned int class,
-				u64 dma_limit)
+/* An idle slot from this CPU's stack (refilled from the depot), or NULL. */
+static struct iob_slot *iob_take(struct iommu_dma_bounce_pool *pool,
+				 unsigned int class, u64 dma_limit)
 {
 	struct iob_cpu_cache *cc;
 	struct iob_slot *slot = NULL;
@@ -597,10 +599,53 @@ static struct iob_slot *iob_get(struct iommu_dma_bounce_pool *pool,
 		}
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
-
-	if (!slot)
-		slot = iob_grow(pool, dev, class, dma_limit);
 	return slot;
+}
+
+/*
+ * Move half of the idle slots of @class that another CPU keeps to the depot.
+ * The CPU that completes I/O (and unmaps) is often not the one that submits
+ * it (and maps): without this, its stack would hold idle slots while the
+ * submitting CPU grows new ones, and the pool would outgrow the DMA in
+ * flight by up to a stack per CPU. Only called when this CPU's stack and
+ * the depot are empty, i.e. instead of growing. Takes one stack lock at a
+ * time, so the usual order (stack, then depot) holds.
+ *
+ * Return: true if slots were moved.
+ */
+static bool iob_steal(struct iommu_dma_bounce_pool *pool, unsigned int class)
+{
+	int cpu, self = raw_smp_processor_id();
+	bool moved = false;
+
+	for_each_online_cpu(cpu) {
+		struct iob_cpu_cache *cc;
+		unsigned long flags;
+
+		cc = &per_cpu_ptr(pool->pcpu, cpu)->cache[class];
+		if (cpu == self || !READ_ONCE(cc->count))
+			continue;
+		spin_lock_irqsave(&cc->lock, flags);
+		if (cc->count) {
+			iob_spill(pool, class, cc, DIV_ROUND_UP(cc->count, 2));
+			moved = true;
+		}
+		spin_unlock_irqrestore(&cc->lock, flags);
+		if (moved)
+			break;
+	}
+	return moved;
+}
+
+static struct iob_slot *iob_get(struct iommu_dma_bounce_pool *pool,
+				struct device *dev, unsigned int class,
+				u64 dma_limit)
+{
+	struct iob_slot *slot = iob_take(pool, class, dma_limit);
+
+	if (!slot && iob_steal(pool, class))
+		slot = iob_take(pool, class, dma_limit);
+	return slot ?: iob_grow(pool, dev, class, dma_limit);
 }
 
 static void iob_put(struct iommu_dma_bounce_pool *pool, struct iob_slot *slot)
