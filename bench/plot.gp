@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench/plot.gp - median fio throughput per block size, one line per DMA
-# mode, one panel per IOMMU. Reads RESDIR/fio-<iommu>.dat (written by
-# bench/report.py: a header "bs mode1 mode2 ...", then one row per block
+# bench/plot.gp - median fio throughput per block size (the sequential
+# read sweep, 4k..1M), one line per DMA mode, one panel per IOMMU. Reads
+# RESDIR/fio-<iommu>.dat (written by bench/report.py: a header "bs mode1 mode2 ...", then one row per block
 # size in bytes with the median MiB/s of each mode) and writes RESDIR/fio.png.
 #
 #   gnuplot -e "resdir='results'; iommus='virtio vtd'; note='tcg, 3 reps'" bench/plot.gp
@@ -21,7 +21,7 @@ set key top left box opaque
 set grid xtics ytics mytics
 set logscale x 2
 set logscale y 10
-set xlabel "block size (fio, QD64, O_DIRECT, raw NVMe)"
+set xlabel "block size (fio read, QD64, O_DIRECT, raw NVMe)"
 set ylabel "median throughput, MiB/s (log scale)"
 set style data linespoints
 
