@@ -1,35 +1,65 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench/run.sh - fio IOPS per DMA mode, IOMMU and block size, in QEMU.
+# bench/run.sh - fio IOPS, DMA costs, dma_map_benchmark latency and bounce
+# pool memory per DMA mode and IOMMU, in QEMU.
 #
-# Every boot runs one mode with all block sizes (bench/guest/fio.sh).
+# Every fio boot runs one mode with all workloads (bench/guest/fio.sh).
 # Modes are interleaved and the whole round repeated, so slow drift of a
 # shared machine spreads over all modes instead of biasing one:
 #
 #   for rep in 1..REPS: for iommu in IOMMUS: for mode in MODES: one boot
 #
+# In rep 1 only, after its measured runs (so they never perturb the IOPS
+# numbers), each boot also makes the profiler pass: per workload, one run
+# under the ftrace function profiler counting the dma-iommu map/unmap
+# time and one counting the requests sent to the IOMMU. In rep 1 of the
+# POOL_MODES boots a guest sampler records the pool's bytes and the bytes
+# in flight every 0.5 s, during the runs and for IDLE s of idling after.
+# Then one -smp DMAB_SMP boot per DMAB_MODES mode runs dma_map_benchmark
+# on pci-testdev (bench/guest/dmab.sh).
+#
 # Environment (all optional):
-#   MODES     modes to run, space separated (default: strict lazy passthrough
-#             swiotlb; every name in the MODE_ARGS table below is accepted)
+#   QUICK=1   a smoke run within 10 minutes: REPS=1, RUNTIME=2,
+#             PROF_RUNTIME=1, MODES="strict lazy passthrough bounce
+#             bounce-auto", DMAB_MODES="strict bounce", dma_map_benchmark
+#             with 1 and 4 pages only (each still overridable)
+#   MODES     modes to run, space separated (default: strict lazy
+#             passthrough swiotlb bounce bounce-auto bounce-4096
+#             bounce-131072). Accepted: strict lazy passthrough swiotlb
+#             bounce (fixed 16K threshold) bounce-auto and bounce-<bytes>
+#             (fixed threshold of that many bytes)
 #   IOMMU     virtio (default), vtd, or both
-#   REPS      repetitions (default 3; QUICK=1 makes it 2)
-#   RUNTIME   seconds of fio per block size (default 5; QUICK=1 makes it 2)
-#   WARMUP    seconds of unmeasured fio before each size (default 1)
-#   BS        block sizes (default "4k 16k 64k 128k")
-#   RW        fio --rw (default read)
+#   REPS      repetitions (default 3)
+#   RUNTIME   seconds of fio per measured point (default 4)
+#   WARMUP    seconds of unmeasured fio before each point (default 1)
+#   WORKLOADS fio workloads RW:BS (default: read:4k read:16k read:64k
+#             read:128k read:1m randread:4k write:4k write:64k)
+#   BS, RW    old style: every size in BS with fio --rw RW (used when
+#             WORKLOADS is not set and either is)
+#   PROFILE   1 (default) or 0: the profiler pass in rep 1
+#   PROF_RUNTIME seconds per profiled fio run (default 2)
+#   POOL_MODES modes whose rep-1 boot samples the pool (default: bounce
+#             bounce-auto); IDLE seconds of idle sampling (default 12)
+#   DMAB_MODES dma_map_benchmark modes (default strict lazy bounce
+#             bounce-auto; "" for none), DMAB_SMP (4), DMAB_THREADS
+#             ("1 4"), DMAB_PAGES ("1 4 16 32"), DMAB_SECONDS (1)
 #   KERNEL    guest kernel (default: build with testbed/kernel.sh bench)
 #   INITRD    guest initramfs (default: build with testbed/initramfs.sh)
 #   RESULTS   output folder (default: results/ at the top of the repo)
-#   SMP, MEM  guest CPUs and MiB (default 2 and 2048)
+#   BENCH_DISK the NVMe's sparse raw image (default $IOB_CACHE/bench-disk.img)
+#   SMP, MEM  guest CPUs and MiB of the fio boots (default 2 and 2048)
 #   IOB_ACCEL kvm or tcg, to force QEMU's accelerator (testbed/lib.sh)
-#   DISK_MB   size of the NVMe's sparse image $IOB_CACHE/bench-disk.img
-#             (default 1024; fio reads all of it, so it is all zeros)
+#   DISK_MB   size of the NVMe image when it is created (default 1024)
 #
-# Writes RESULTS/fio.csv (iommu,mode,rw,bs,rep,iops), RESULTS/meta, and
-# for every boot under RESULTS/bench/ NAME.console (ttyS0), NAME.res (the
+# Writes to RESULTS: fio.csv (iommu,mode,rw,bs,rep,iops), cpu.csv (busy
+# CPU ticks and bytes per measured run), prof.csv (the profiler's hits and
+# times), pool.csv (pool counters after each boot), pool-time.csv,
+# classes.csv (bounce-auto's class_ decisions), dmab.csv, meta, and for
+# every boot under RESULTS/bench/ NAME.console (ttyS0), NAME.res (the
 # guest's results port) and NAME.log (all qemu.sh printed); then
-# RESULTS/report.md (bench/report.py) and RESULTS/fio.png (bench/plot.gp).
+# bench/report.py writes report.md and costs.csv, and gnuplot fio.png
+# (bench/plot.gp) and pool.png (bench/pool.gp).
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/../testbed/lib.sh"
@@ -39,12 +69,14 @@ fail() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 
 # The mode table: name -> kernel command line. Add a mode here and it is
 # accepted by MODES, named in the CSV and shown by report.py and plot.gp.
+# iommu.bounce=0 is explicit: the kernel's default is to become auto.
 declare -A MODE_ARGS=(
-	[strict]="iommu.strict=1"
-	[lazy]="iommu.strict=0"
+	[strict]="iommu.strict=1 iommu.bounce=0"
+	[lazy]="iommu.strict=0 iommu.bounce=0"
 	[passthrough]="iommu.passthrough=1"
 	[swiotlb]="iommu.passthrough=1 swiotlb=force"
 	[bounce]="iommu.strict=1 iommu.bounce=1"
+	[bounce-auto]="iommu.strict=1 iommu.bounce=auto"
 )
 # The IOMMU group type the NVMe must end up in, checked after each boot.
 declare -A MODE_GROUP_TYPE=(
@@ -53,45 +85,88 @@ declare -A MODE_GROUP_TYPE=(
 	[passthrough]=identity
 	[swiotlb]=identity
 	[bounce]=DMA
+	[bounce-auto]=DMA
 )
-MODE_ORDER=(strict lazy passthrough swiotlb bounce)	# CSV/report order
-DEFAULT_MODES="strict lazy passthrough swiotlb bounce"
+MODE_ORDER=(strict lazy passthrough swiotlb bounce bounce-auto)	# CSV/report order
+DEFAULT_MODES="strict lazy passthrough swiotlb bounce bounce-auto bounce-4096 bounce-131072"
 IOMMU_ORDER=(virtio vtd)
-
-# The workload: guest script and its fixed arguments. fio.sh is the only
-# one for now; another workload gets its own guest script and parser.
-WORKLOAD=fio.sh
+# bounce-<bytes>: a fixed threshold, any positive number of bytes.
+for m in ${MODES:-$DEFAULT_MODES} ${DMAB_MODES-} ${POOL_MODES-}; do
+	if [[ $m =~ ^bounce-([1-9][0-9]*)$ ]]; then
+		MODE_ARGS[$m]="iommu.strict=1 iommu.bounce=1 iommu.bounce_threshold=${BASH_REMATCH[1]}"
+		MODE_GROUP_TYPE[$m]=DMA
+	fi
+done
+# The functions whose calls are the requests sent to each IOMMU, counted
+# by the profiler pass: virtio-iommu adds every MAP/UNMAP request to its
+# request queue in __viommu_add_req and kicks the device and waits in
+# __viommu_sync_req (iotlb_sync, iotlb_sync_map, flush, full queue);
+# VT-d in caching mode tells QEMU about every map and unmap through an
+# invalidation, submitted by qi_submit_sync, and the page table changes
+# themselves are intel_iommu_map_pages/intel_iommu_unmap_pages.
+declare -A REQ_FUNCS=(
+	[virtio]="__viommu_add_req+__viommu_sync_req"
+	[vtd]="intel_iommu_map_pages+intel_iommu_unmap_pages+qi_submit_sync"
+)
 
 quick=${QUICK:-0}
-REPS=${REPS:-$([ "$quick" = 1 ] && echo 2 || echo 3)}
-RUNTIME=${RUNTIME:-$([ "$quick" = 1 ] && echo 2 || echo 5)}
+REPS=${REPS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
+RUNTIME=${RUNTIME:-$([ "$quick" = 1 ] && echo 2 || echo 3)}
 WARMUP=${WARMUP:-1}
-BS=${BS:-4k 16k 64k 128k}
-RW=${RW:-read}
+PROFILE=${PROFILE:-1}
+PROF_RUNTIME=${PROF_RUNTIME:-$([ "$quick" = 1 ] && echo 1 || echo 2)}
+IDLE=${IDLE:-12}
+if [ "$quick" = 1 ]; then
+	MODES=${MODES:-strict lazy passthrough bounce bounce-auto}
+	DMAB_MODES=${DMAB_MODES-strict bounce}
+	DMAB_PAGES=${DMAB_PAGES:-1 4}
+fi
+POOL_MODES=${POOL_MODES-bounce bounce-auto}
+DMAB_MODES=${DMAB_MODES-strict lazy bounce bounce-auto}
+DMAB_SMP=${DMAB_SMP:-4}
+DMAB_THREADS=${DMAB_THREADS:-1 4}
+DMAB_PAGES=${DMAB_PAGES:-1 4 16 32}
+DMAB_SECONDS=${DMAB_SECONDS:-1}
+if [ -z "${WORKLOADS:-}" ]; then
+	if [ -n "${BS:-}${RW:-}" ]; then
+		WORKLOADS=
+		for b in ${BS:-4k 16k 64k 128k}; do WORKLOADS+=" ${RW:-read}:$b"; done
+	else
+		WORKLOADS="read:4k read:16k read:64k read:128k read:1m randread:4k write:4k write:64k"
+	fi
+fi
 SMP=${SMP:-2}
 MEM=${MEM:-2048}
 DISK_MB=${DISK_MB:-1024}
 RESULTS=${RESULTS:-$IOB_TOP/results}
 read -r -a modes <<<"${MODES:-$DEFAULT_MODES}"
-read -r -a sizes <<<"$BS"
+read -r -a workloads <<<"$WORKLOADS"
+read -r -a dmab_modes <<<"$DMAB_MODES"
+read -r -a dmab_threads <<<"$DMAB_THREADS"
+read -r -a dmab_pages <<<"$DMAB_PAGES"
 
 case ${IOMMU:-virtio} in
 both) iommus=("${IOMMU_ORDER[@]}") ;;
 *) iob_check_one_of IOMMU "${IOMMU:-virtio}" "${IOMMU_ORDER[@]}" both
    iommus=("${IOMMU:-virtio}") ;;
 esac
-[ ${#modes[@]} -gt 0 ] || fail "MODES is empty (accepted: ${MODE_ORDER[*]})"
-for m in "${modes[@]}"; do
-	iob_check_one_of mode "$m" "${MODE_ORDER[@]}"
+[ ${#modes[@]} -gt 0 ] || fail "MODES is empty (accepted: ${MODE_ORDER[*]} bounce-<bytes>)"
+for m in "${modes[@]}" "${dmab_modes[@]}" $POOL_MODES; do
+	[ -n "${MODE_ARGS[$m]:-}" ] ||
+		fail "unknown mode '$m' (accepted: ${MODE_ORDER[*]} bounce-<bytes>)"
 done
-[ ${#sizes[@]} -gt 0 ] || fail "BS is empty"
-for b in "${sizes[@]}"; do
-	[[ $b =~ ^[1-9][0-9]*[kKmM]?$ ]] || fail "bad block size '$b' in BS (e.g. 4k 64k 1m 512)"
+[ ${#workloads[@]} -gt 0 ] || fail "WORKLOADS is empty"
+for w in "${workloads[@]}"; do
+	[[ $w =~ ^(read|write|randread|randwrite|rw|readwrite|randrw):[1-9][0-9]*[kKmM]?$ ]] ||
+		fail "bad workload '$w' in WORKLOADS (RW:BS, e.g. read:4k randread:4k write:64k read:1m)"
 done
-iob_check_one_of RW "$RW" read write randread randwrite rw readwrite randrw
-for v in REPS RUNTIME WARMUP SMP MEM DISK_MB; do
+for v in REPS RUNTIME WARMUP SMP MEM DISK_MB PROF_RUNTIME IDLE DMAB_SMP DMAB_SECONDS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "$v must be a positive integer, not '${!v}'"
 done
+for v in "${dmab_threads[@]}" "${dmab_pages[@]}"; do
+	[[ $v =~ ^[1-9][0-9]*$ ]] || fail "DMAB_THREADS and DMAB_PAGES take positive integers, not '$v'"
+done
+[[ $PROFILE =~ ^[01]$ ]] || fail "PROFILE must be 0 or 1, not '$PROFILE'"
 
 iob_deps
 if [ -z "${KERNEL:-}" ]; then
@@ -107,19 +182,32 @@ fi
 [ -f "$KERNEL" ] || fail "no kernel at $KERNEL"
 [ -f "$INITRD" ] || fail "no initramfs at $INITRD"
 accel=	# what qemu.sh reports it used, recorded after the first boot
-disk=$IOB_CACHE/bench-disk.img	# our own image: tests may run beside us
+disk=${BENCH_DISK:-$IOB_CACHE/bench-disk.img}	# our own image: tests may run beside us
 
 mkdir -p "$RESULTS/bench"
-rm -f "$RESULTS"/bench/*.log "$RESULTS"/bench/*.res "$RESULTS"/bench/*.console "$RESULTS/fio.csv" \
-	"$RESULTS/report.md" "$RESULTS/fio.png" "$RESULTS"/fio-*.dat
+rm -f "$RESULTS"/bench/*.log "$RESULTS"/bench/*.res "$RESULTS"/bench/*.console \
+	"$RESULTS"/{fio,cpu,prof,pool,pool-time,classes,dmab,costs,costs-funcs}.csv \
+	"$RESULTS"/{report.md,fio.png,pool.png} "$RESULTS"/fio-*.dat
 csv=$RESULTS/fio.csv
 echo "iommu,mode,rw,bs,rep,iops" >"$csv"
+echo "iommu,mode,rw,bs,rep,bytes,busy_ticks,hz" >"$RESULTS/cpu.csv"
+echo "iommu,mode,rw,bs,set,bytes,func,hits,time_us" >"$RESULTS/prof.csv"
 echo "iommu,mode,rep,key,value" >"$RESULTS/pool.csv"
+echo "iommu,mode,t,phase,bs,pool_bytes,inflight_bytes,inflight_reqs" >"$RESULTS/pool-time.csv"
+echo "iommu,mode,rep,class,decision,detail" >"$RESULTS/classes.csv"
+echo "iommu,mode,threads,dir,pages,map_us,unmap_us,map_sd_us,unmap_sd_us" >"$RESULTS/dmab.csv"
 
-total=$(( REPS * ${#iommus[@]} * ${#modes[@]} ))
-# Boot and power-off take a minute or two under TCG; allow for that plus
-# warm-up, measurement and fio's start-up per size.
-timeout=$(( 300 + ${#sizes[@]} * (WARMUP + RUNTIME + 30) ))
+in_list() { local x=$1; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
+n_wl=${#workloads[@]}
+n_dmab=$(( ${#dmab_threads[@]} * 3 * ${#dmab_pages[@]} ))
+fio_boots=$(( REPS * ${#iommus[@]} * ${#modes[@]} ))
+dmab_boots=$(( ${#iommus[@]} * ${#dmab_modes[@]} ))
+total=$(( fio_boots + dmab_boots ))
+# Boot and power-off take well under a minute under TCG; allow generously
+# for that plus warm-up, measurement and fio's start-up per workload.
+timeout_fio=$(( 300 + n_wl * (WARMUP + RUNTIME + 30) ))
+timeout_rep1=$(( timeout_fio + IDLE + 30 + PROFILE * n_wl * (WARMUP + 2 * PROF_RUNTIME + 60) ))
+timeout_dmab=$(( 300 + n_dmab * (DMAB_SECONDS + 30) ))
 {
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "kernel_file=$KERNEL"
@@ -128,115 +216,222 @@ timeout=$(( 300 + ${#sizes[@]} * (WARMUP + RUNTIME + 30) ))
 	echo "repo=$(git -C "$IOB_TOP" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "qemu=$(qemu-system-x86_64 --version | head -n 1)"
 	echo "host_cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+	echo "host_cpus=$(nproc)"
+	echo "quick=$quick"
 	echo "reps=$REPS"
 	echo "runtime=$RUNTIME"
 	echo "warmup=$WARMUP"
-	echo "rw=$RW"
-	echo "bs=${sizes[*]}"
+	echo "workloads=${workloads[*]}"
+	echo "rw=$(printf '%s\n' "${workloads[@]}" | cut -d: -f1 | sort -u | tr '\n' ' ' | sed 's/ $//')"
+	echo "profile=$PROFILE"
+	echo "prof_runtime=$PROF_RUNTIME"
+	echo "pool_modes=$POOL_MODES"
+	echo "idle=$IDLE"
+	echo "dmab_modes=${dmab_modes[*]}"
+	echo "dmab_smp=$DMAB_SMP"
+	echo "dmab_threads=${dmab_threads[*]}"
+	echo "dmab_pages=${dmab_pages[*]}"
+	echo "dmab_seconds=$DMAB_SECONDS"
 	echo "iommus=${iommus[*]}"
 	echo "modes=${modes[*]}"
 	echo "smp=$SMP"
 	echo "mem=$MEM"
 	echo "disk_mb=$DISK_MB"
-	for m in "${modes[@]}"; do echo "mode_args.$m=${MODE_ARGS[$m]}"; done
+	for i in "${iommus[@]}"; do echo "req_funcs.$i=${REQ_FUNCS[$i]}"; done
+	for m in $(printf '%s\n' "${modes[@]}" "${dmab_modes[@]}" | sort -u); do
+		echo "mode_args.$m=${MODE_ARGS[$m]}"
+	done
 } >"$RESULTS/meta"
-log "$total boots: reps=$REPS iommu=${iommus[*]} modes=${modes[*]} rw=$RW bs=${sizes[*]}" \
-    "runtime=${RUNTIME}s kernel=$KERNEL"
+log "$total boots ($fio_boots fio, $dmab_boots dma_map_benchmark): reps=$REPS" \
+    "iommu=${iommus[*]} modes=${modes[*]} workloads=${workloads[*]}" \
+    "runtime=${RUNTIME}s warmup=${WARMUP}s profile=$PROFILE(${PROF_RUNTIME}s)" \
+    "dmab=${dmab_modes[*]:-none} kernel=$KERNEL disk=$disk"
 
 fmt_time() { printf '%dm%02ds' $(( $1 / 60 )) $(( $1 % 60 )); }
 
 start=$(date +%s)
 done_boots=0
 kernel_version=
+qpid=
+trap '[ -n "$qpid" ] && kill "$qpid" 2>/dev/null; true' EXIT
+
+# boot NAME IOMMU SMP TIMEOUT APPEND: one guest run, with a progress line
+# on stderr for every "@@IOB STEP" the guest reports; then the checks
+# every boot must pass. Sets $res to the cleaned results file.
+boot() {
+	local name=$1 iommu=$2 smp=$3 tmo=$4 append=$5 mode=$6
+	local con=$RESULTS/bench/$name.console out=$RESULTS/bench/$name.log
+	local t0 rc=0 seen=0 n used
+	res=$RESULTS/bench/$name.res
+	t0=$(date +%s)
+	"$IOB_TOP/testbed/qemu.sh" --kernel "$KERNEL" --initrd "$INITRD" \
+		--iommu "$iommu" --smp "$smp" --mem "$MEM" --timeout "$tmo" \
+		--append "$append" --disk "$disk" --disk-size "$DISK_MB" \
+		--console "$con" --results "$res" >"$out" 2>&1 &
+	qpid=$!
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 2
+		n=$(grep -ac '^@@IOB STEP' "$res" 2>/dev/null || true)
+		while [ "${n:-0}" -gt "$seen" ]; do
+			seen=$(( seen + 1 ))
+			log "$name: $(grep -a '^@@IOB STEP' "$res" | sed -n "${seen}p" | tr -d '\r' |
+				sed 's/^@@IOB STEP //'); boot $(( done_boots + 1 )) of $total," \
+			    "$(( total - done_boots - 1 )) after it, elapsed $(fmt_time $(( $(date +%s) - start )))"
+		done
+	done
+	wait "$qpid" || rc=$?
+	qpid=
+	if [ $rc -ne 0 ]; then
+		tail -n 60 "$out" | tr -d '\r' | sed 's/^/[bench]   | /' >&2
+		fail "boot $name failed: qemu.sh exit status $rc (output: $out)"
+	fi
+	{ grep -a '^accelerator:\|^qemu.sh:' "$out" || true; } | sed 's/^/[bench]   /' >&2
+	used=$(sed -n 's/^accelerator: \([a-z]*\).*/\1/p' "$out" | head -n 1)
+	[ -n "$used" ] || fail "qemu.sh did not say which accelerator it used ($out)"
+	if [ -z "$accel" ]; then
+		accel=$used
+		echo "accel=$accel" >>"$RESULTS/meta"
+		echo "accel_line=$(grep -m1 '^accelerator:' "$out")" >>"$RESULTS/meta"
+	elif [ "$accel" != "$used" ]; then
+		fail "boot $name ran on $used, earlier boots on $accel: not comparable"
+	fi
+	[ -f "$res" ] || fail "boot $name wrote no results file $res"
+	tr -d '\r' <"$res" >"$res.tmp" && mv "$res.tmp" "$res"
+	# The guest must really have booted with the mode's arguments.
+	local cmdline a
+	cmdline=" $(sed -n 's/^@@IOB CMDLINE //p' "$res") "
+	for a in ${MODE_ARGS[$mode]}; do
+		[[ $cmdline == *" $a "* ]] ||
+			fail "guest command line of $name lacks '$a' (results: $res)"
+	done
+	[ -n "$kernel_version" ] ||
+		kernel_version=$(sed -n 's/^@@IOB KERNEL //p' "$res" | head -n 1)
+	done_boots=$(( done_boots + 1 ))
+	log "boot $name took $(fmt_time $(( $(date +%s) - t0 )))"
+	echo "boot_secs.$name=$(( $(date +%s) - t0 ))" >>"$RESULTS/meta"
+}
+
+# kv KEY LINE: the value of KEY=value in a protocol line
+kv() { local k=$1; shift; sed -n "s/.* $k=\([^ ]*\).*/\1/p" <<<" $*"; }
+
+# pool_lines IOMMU MODE REP: the pool's counters from $res into pool.csv,
+# class_ lines (bounce-auto's decisions) also into classes.csv
+pool_lines() {
+	sed -n 's/^@@IOB POOL \([a-z_0-9]*\)=\(.*\)$/'"$1,$2,$3"',\1,\2/p' "$res" >>"$RESULTS/pool.csv"
+	sed -n 's/^@@IOB POOL class_\([0-9]*\)=\([a-z]*\) *\(.*\)$/\1 \2 \3/p' "$res" |
+	while read -r cls dec detail; do
+		echo "$1,$2,$3,$cls,$dec,\"${detail//\"/\"\"}\""
+	done >>"$RESULTS/classes.csv"
+}
+
 for rep in $(seq 1 "$REPS"); do
 	for iommu in "${iommus[@]}"; do
 		for mode in "${modes[@]}"; do
-			left=$(( total - done_boots ))
-			log "rep $rep/$REPS mode $mode ($iommu): $left of $total boots left," \
+			log "rep $rep/$REPS mode $mode ($iommu): boot $(( done_boots + 1 )) of $total," \
 			    "elapsed $(fmt_time $(( $(date +%s) - start )))"
 			name=$iommu-$mode-rep$rep
-			con=$RESULTS/bench/$name.console
-			res=$RESULTS/bench/$name.res
-			out=$RESULTS/bench/$name.log
-			args=$(IFS=,; echo "runtime=$RUNTIME,warmup=$WARMUP,$RW,${sizes[*]}")
-			t0=$(date +%s)
-			rc=0
-			"$IOB_TOP/testbed/qemu.sh" --kernel "$KERNEL" --initrd "$INITRD" \
-				--iommu "$iommu" --smp "$SMP" --mem "$MEM" --timeout "$timeout" \
-				--append "${MODE_ARGS[$mode]} iob.run=bench:$WORKLOAD iob.args=$args" \
-				--disk "$disk" --disk-size "$DISK_MB" \
-				--console "$con" --results "$res" >"$out" 2>&1 || rc=$?
-			if [ $rc -ne 0 ]; then
-				tail -n 60 "$out" | tr -d '\r' | sed 's/^/[bench]   | /' >&2
-				fail "boot $name failed: qemu.sh exit status $rc (output: $out)"
+			args="runtime=$RUNTIME,warmup=$WARMUP"
+			tmo=$timeout_fio
+			if [ "$rep" = 1 ]; then
+				tmo=$timeout_rep1
+				[ "$PROFILE" = 1 ] &&
+					args+=",profile=$PROF_RUNTIME,reqfuncs=${REQ_FUNCS[$iommu]}"
+				in_list "$mode" $POOL_MODES && args+=",pool=1,idle=$IDLE"
 			fi
-			{ grep -a '^accelerator:\|^qemu.sh:' "$out" || true; } | sed 's/^/[bench]   /' >&2
-			used=$(sed -n 's/^accelerator: \([a-z]*\).*/\1/p' "$out" | head -n 1)
-			[ -n "$used" ] || fail "qemu.sh did not say which accelerator it used ($out)"
-			if [ -z "$accel" ]; then
-				accel=$used
-				echo "accel=$accel" >>"$RESULTS/meta"
-			elif [ "$accel" != "$used" ]; then
-				fail "boot $name ran on $used, earlier boots on $accel: not comparable"
-			fi
-			[ -f "$res" ] || fail "boot $name wrote no results file $res"
-			tr -d '\r' <"$res" >"$res.tmp" && mv "$res.tmp" "$res"
+			args+=",$(IFS=,; echo "${workloads[*]}")"
+			boot "$name" "$iommu" "$SMP" "$tmo" \
+			     "${MODE_ARGS[$mode]} iob.run=bench:fio.sh iob.args=$args" "$mode"
 			if grep -q '^@@IOB FIO-ERROR' "$res" ||
-			   ! grep -q "^@@IOB END bench/$WORKLOAD pass" "$res"; then
+			   ! grep -q "^@@IOB END bench/fio.sh pass" "$res"; then
 				tail -n 40 "$res" >&2
-				fail "$WORKLOAD failed in boot $name (results: $res, console: $con)"
+				fail "fio.sh failed in boot $name (results: $res)"
 			fi
-			grep -q "^@@IOB FIO-DONE count=${#sizes[@]}\$" "$res" 2>/dev/null ||
-				{ tail -n 30 "$con" >&2 2>/dev/null || true
-				  fail "boot $name ended without FIO-DONE count=${#sizes[@]} (results: $res)"; }
-			# The guest must really have booted with the mode's arguments.
-			cmdline=" $(sed -n 's/^@@IOB CMDLINE //p' "$res") "
-			for a in ${MODE_ARGS[$mode]}; do
-				[[ $cmdline == *" $a "* ]] ||
-					fail "guest command line of $name lacks '$a' (results: $res)"
-			done
-			gtype=$(sed -n 's/^@@IOB DEVICE .* type=//p' "$res")
+			grep -q "^@@IOB FIO-DONE count=$n_wl\$" "$res" 2>/dev/null ||
+				{ tail -n 30 "$RESULTS/bench/$name.console" >&2 2>/dev/null || true
+				  fail "boot $name ended without FIO-DONE count=$n_wl (results: $res)"; }
+			gtype=$(sed -n 's/^@@IOB DEVICE .* type=\([^ ]*\).*/\1/p' "$res")
 			[ "$gtype" = "${MODE_GROUP_TYPE[$mode]}" ] ||
 				fail "NVMe of $name is in an IOMMU domain of type '$gtype'," \
 				     "expected '${MODE_GROUP_TYPE[$mode]}' (results: $res)"
-			[ -n "$kernel_version" ] ||
-				kernel_version=$(sed -n 's/^@@IOB KERNEL //p' "$res" | head -n 1)
 			n=0
-			while read -r _ _ f_rw f_bs f_iops; do
-				rw=${f_rw#rw=}; bs=${f_bs#bs=}; iops=${f_iops#iops=}
+			while read -r line; do
+				rw=$(kv rw "$line"); bs=$(kv bs "$line"); iops=$(kv iops "$line")
 				[[ $bs =~ ^[0-9]+$ && $iops =~ ^[0-9]+$ ]] ||
-					fail "malformed result line in $res: FIO $f_rw $f_bs $f_iops"
+					fail "malformed result line in $res: $line"
 				echo "$iommu,$mode,$rw,$bs,$rep,$iops" >>"$csv"
-				printf '[bench]   %-7s bs=%-7s %8s IOPS\n' "$rw" "$bs" "$iops" >&2
+				echo "$iommu,$mode,$rw,$bs,$rep,$(kv bytes "$line"),$(kv busy "$line"),$(kv hz "$line")" \
+					>>"$RESULTS/cpu.csv"
+				printf '[bench]   %-8s bs=%-8s %8s IOPS\n' "$rw" "$bs" "$iops" >&2
 				n=$(( n + 1 ))
 			done < <(grep '^@@IOB FIO ' "$res")
-			[ "$n" -eq ${#sizes[@]} ] ||
-				fail "boot $name gave $n results, expected ${#sizes[@]} (results: $res)"
-			# Pool counters after the run (bounce mode): kept for the
-			# report, and a bounce run the pool did not serve is no
-			# bounce run at all.
-			sed -n 's/^@@IOB POOL \([a-z_0-9]*\)=\(.*\)$/'"$iommu,$mode,$rep"',\1,\2/p' \
-				"$res" >>"$RESULTS/pool.csv"
-			if [ "$mode" = bounce ]; then
-				pmaps=$(sed -n 's/^@@IOB POOL maps=//p' "$res")
-				[ "${pmaps:-0}" -gt 0 ] ||
+			[ "$n" -eq "$n_wl" ] ||
+				fail "boot $name gave $n results, expected $n_wl (results: $res)"
+			while read -r line; do
+				echo "$iommu,$mode,$(kv rw "$line"),$(kv bs "$line"),$(kv set "$line"),$(kv bytes "$line"),$(kv func "$line"),$(kv hits "$line"),$(kv time_us "$line")"
+			done < <(grep '^@@IOB PROF ' "$res") >>"$RESULTS/prof.csv"
+			# inflight bytes: requests x request size (a request is at
+			# most max_sectors_kb: a 1M read may be several)
+			{ grep '^@@IOB POOLT ' "$res" || true; } | sed 's/=/ /g' |
+			awk -v io="$iommu" -v m="$mode" '{
+				t = $4; ph = $6; bs = $8; pool = $10; infl = $12; rq = $14
+				sz = (rq > 0 && bs > rq) ? rq : bs
+				printf "%s,%s,%s,%s,%d,%d,%d,%d\n", io, m, t, ph, bs, pool, infl * sz, infl
+			}' >>"$RESULTS/pool-time.csv"
+			pool_lines "$iommu" "$mode" "$rep"
+			# A bounce run with a fixed policy the pool did not serve
+			# is no bounce run at all; auto may choose the IOMMU.
+			pmaps=$(sed -n 's/^@@IOB POOL maps=//p' "$res")
+			if [[ $mode == bounce || $mode == bounce-[0-9]* ]]; then
+				[ "${pmaps:-0}" -gt 0 ] || [ "$mode" != bounce ] ||
 					fail "boot $name: the bounce pool served no mapping (results: $res)"
-				log "pool after $name: maps=$pmaps" \
-				    "bytes=$(sed -n 's/^@@IOB POOL bytes=//p' "$res")"
+				[ "${pmaps:-0}" -gt 0 ] ||
+					log "warning: boot $name: the bounce pool served no mapping"
 			fi
-			done_boots=$(( done_boots + 1 ))
-			log "boot $name took $(fmt_time $(( $(date +%s) - t0 )))"
+			if [[ $mode == bounce* ]]; then
+				log "pool after $name: maps=${pmaps:-none}" \
+				    "bytes=$(sed -n 's/^@@IOB POOL bytes=//p' "$res")" \
+				    "class decisions: $(grep -c '^@@IOB POOL class_' "$res" || true)"
+			fi
 		done
+	done
+done
+
+for iommu in "${iommus[@]}"; do
+	for mode in "${dmab_modes[@]}"; do
+		log "dma_map_benchmark mode $mode ($iommu, -smp $DMAB_SMP): boot $(( done_boots + 1 )) of $total," \
+		    "elapsed $(fmt_time $(( $(date +%s) - start )))"
+		name=$iommu-$mode-dmab
+		args="threads=$(IFS=+; echo "${dmab_threads[*]}"),seconds=$DMAB_SECONDS,$(IFS=,; echo "${dmab_pages[*]}")"
+		boot "$name" "$iommu" "$DMAB_SMP" "$timeout_dmab" \
+		     "${MODE_ARGS[$mode]} iob.run=bench:dmab.sh iob.args=$args" "$mode"
+		if grep -q '^@@IOB DMAB-ERROR' "$res" ||
+		   ! grep -q "^@@IOB DMAB-DONE count=$n_dmab\$" "$res"; then
+			tail -n 20 "$res" >&2
+			fail "dmab.sh failed in boot $name (results: $res)"
+		fi
+		while read -r line; do
+			echo "$iommu,$mode,$(kv threads "$line"),$(kv dir "$line"),$(kv pages "$line"),$(kv map_us "$line"),$(kv unmap_us "$line"),$(kv map_sd_us "$line"),$(kv unmap_sd_us "$line")"
+		done < <(grep '^@@IOB DMAB ' "$res") >>"$RESULTS/dmab.csv"
 	done
 done
 echo "kernel=$kernel_version" >>"$RESULTS/meta"
 log "all $total boots done in $(fmt_time $(( $(date +%s) - start ))): $csv"
 
-log "writing $RESULTS/report.md"
-python3 "$BENCH/report.py" --results "$RESULTS"
+log "writing $RESULTS/report.md and $RESULTS/costs.csv"
+python3 "$BENCH/report.py" --results "$RESULTS" >/dev/null
 log "plotting $RESULTS/fio.png"
-gnuplot -e "resdir='$RESULTS'; iommus='${iommus[*]}'; note='rw=$RW, $accel, reps=$REPS'" \
+gnuplot -e "resdir='$RESULTS'; iommus='${iommus[*]}'; note='$accel, reps=$REPS'" \
 	"$BENCH/plot.gp" ||
 	fail "gnuplot failed"
 [ -s "$RESULTS/fio.png" ] || fail "gnuplot wrote no $RESULTS/fio.png"
-log "done: $RESULTS/report.md $RESULTS/fio.png $csv"
+if [ "$(wc -l <"$RESULTS/pool-time.csv")" -gt 1 ]; then
+	log "plotting $RESULTS/pool.png"
+	gnuplot -e "resdir='$RESULTS'; panels='$(tail -n +2 "$RESULTS/pool-time.csv" |
+		cut -d, -f1,2 | sort -u | tr ',\n' ': ' | sed 's/ $//')'" "$BENCH/pool.gp" ||
+		fail "gnuplot failed on pool.gp"
+	[ -s "$RESULTS/pool.png" ] || fail "gnuplot wrote no $RESULTS/pool.png"
+fi
+cat "$RESULTS/report.md"
+log "done in $(fmt_time $(( $(date +%s) - start ))): $(cd "$RESULTS" && ls -d \
+	report.md fio.png pool.png fio.csv costs.csv dmab.csv pool-time.csv 2>/dev/null |
+	sed "s|^|$RESULTS/|" | tr '\n' ' ')"

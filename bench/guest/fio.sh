@@ -1,25 +1,51 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# fio.sh [runtime=SEC] [warmup=SEC] RW BS... - guest side of bench/run.sh.
+# fio.sh [OPTION=VALUE...] WORKLOAD... - guest side of bench/run.sh.
+#
+# A WORKLOAD is RW:BS (read:4k, randread:4k, write:64k, read:1m); the old
+# form "RW BS..." (every size with one rw) is still accepted.
 #
 # Runs fio on the emulated NVMe's raw block device (O_DIRECT, libaio,
-# iodepth 64), once per block size, each preceded by a short unmeasured
-# warm-up, and writes one protocol line per size to standard output,
+# iodepth 64), once per workload, each run starting with an unmeasured
+# warm-up (fio's ramp_time), and writes protocol lines to standard output,
 # which the guest's /init connects to the results port (/dev/ttyS1):
 #
-#   @@IOB FIO rw=<rw> bs=<bytes> iops=<n>
+#   @@IOB STEP <what>                      a step starts (host progress)
+#   @@IOB FIO rw=<rw> bs=<bytes> iops=<n> bytes=<n> busy=<jiffies> hz=<n>
+#       one per measured run; bytes from /sys/block/<dev>/stat and busy
+#       CPU (/proc/stat user+nice+system+irq+softirq+steal, all CPUs, in
+#       USER_HZ ticks) from the end of the warm-up to fio's exit
+#   @@IOB POOLT t=<s> phase=<rw-bs|idle> bs=<bytes> pool=<bytes> inflight=<reqs> rqmax=<bytes>
+#       pool=1: the bounce pool's "bytes" and the device's in-flight
+#       requests, sampled every 0.5 s during the runs and idle=SEC after
+#   @@IOB PROF rw=<rw> bs=<bytes> set=map|req bytes=<n> func=<f> hits=<n> time_us=<t>
+#       profile=SEC: after the measured runs, per workload one fio run
+#       under the ftrace function profiler with the dma-iommu map/unmap
+#       functions, then one with the IOMMU request functions of reqfuncs=,
+#       each counted over SEC seconds (the first after WARMUP s of I/O)
+#       between two snapshots of the counters, with the bytes moved in
+#       between from /sys/block/<dev>/stat
+#   @@IOB POOL <key>=<value>               the pool's debugfs stats at the end
 #
 # plus "@@IOB KERNEL", "@@IOB CMDLINE" and "@@IOB DEVICE" lines first and
 # "@@IOB FIO-DONE count=<n>" last, so the host can tell a complete run from
 # one that died half-way. Any failure prints "@@IOB FIO-ERROR <why>" and
-# exits non-zero. Progress goes to the console. RUNTIME, WARMUP and IODEPTH
-# may also come from the environment (defaults 5, 1, 64); DEV overrides
-# the device, to try the script on a host. Runs under busybox sh.
+# exits non-zero. Progress goes to the console. Options: runtime= warmup=
+# iodepth= (RUNTIME, WARMUP, IODEPTH in the environment; defaults 5, 1,
+# 64), profile=SEC (0: no profiler pass), reqfuncs=f1+f2 (IOMMU request
+# functions to count), pool=0|1, idle=SEC (default 12). DEV overrides the
+# device, to try the script on a host. Runs under busybox sh.
 
 RUNTIME=${RUNTIME:-5}
 WARMUP=${WARMUP:-1}
 IODEPTH=${IODEPTH:-64}
+PROFILE=0
+REQFUNCS=
+POOLT=0
+IDLE=12
+MAPFUNCS="iommu_dma_map_page iommu_dma_unmap_page iommu_dma_map_sg iommu_dma_unmap_sg"
+TR=/sys/kernel/debug/tracing
 
 # Progress to the console when there is one (stdout is the results port).
 if [ -w /dev/console ] && [ -z "${DEV:-}" ]; then
@@ -28,24 +54,28 @@ else
 	say() { echo "[fio.sh] $*" >&2; }
 fi
 proto() { echo "@@IOB $*" || exit 1; say "result: $*"; }
-fail() { proto "FIO-ERROR $*"; say "error: $*"; exit 1; }
+fail() { [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null; proto "FIO-ERROR $*"; say "error: $*"; exit 1; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	runtime=*) RUNTIME=${1#runtime=} ;;
 	warmup=*) WARMUP=${1#warmup=} ;;
 	iodepth=*) IODEPTH=${1#iodepth=} ;;
+	profile=*) PROFILE=${1#profile=} ;;
+	reqfuncs=*) REQFUNCS=$(echo "${1#reqfuncs=}" | tr + ' ') ;;
+	pool=*) POOLT=${1#pool=} ;;
+	idle=*) IDLE=${1#idle=} ;;
 	*) break ;;
 	esac
 	shift
 done
-[ $# -ge 2 ] || fail "usage: fio.sh [runtime=SEC] [warmup=SEC] RW BS..."
-RW=$1
-shift
-case $RW in
-read|write|randread|randwrite|rw|readwrite|randrw) ;;
-*) fail "unknown rw '$RW' (accepted: read write randread randwrite rw readwrite randrw)" ;;
+[ $# -ge 1 ] || fail "usage: fio.sh [runtime=SEC] [warmup=SEC] [profile=SEC] RW:BS..."
+# Old form: RW BS...
+case $1 in
+*:*) workloads="$*" ;;
+*) rw=$1; shift; workloads=; for b in "$@"; do workloads="$workloads $rw:$b"; done ;;
 esac
+[ -n "$workloads" ] || fail "no workload given"
 
 # to_bytes 4k -> 4096 (fio's binary suffixes: k, m; case-insensitive)
 to_bytes() {
@@ -56,6 +86,13 @@ to_bytes() {
 	*) echo "$1" ;;
 	esac
 }
+for w in $workloads; do
+	case ${w%%:*} in
+	read|write|randread|randwrite|rw|readwrite|randrw) ;;
+	*) fail "unknown rw in '$w' (accepted: read write randread randwrite rw readwrite randrw)" ;;
+	esac
+	to_bytes "${w#*:}" >/dev/null || fail "bad block size in '$w'"
+done
 
 proto "KERNEL $(uname -srvm)"
 proto "CMDLINE $(cat /proc/cmdline)"
@@ -72,40 +109,201 @@ dev=${DEV:-}
 done
 [ -n "$dev" ] || fail "no NVMe namespace in /sys/block (nvme driver bound?)"
 [ -b "$dev" ] || fail "$dev is not a block device"
-sectors=$(cat /sys/block/${dev#/dev/}/size)
+blk=/sys/block/${dev#/dev/}
+sectors=$(cat $blk/size)
 size=$(( sectors * 512 ))
 [ "$size" -gt 0 ] || size=$(( 512 * 1048576 ))
-group=$(basename "$(readlink /sys/block/${dev#/dev/}/device/device/iommu_group 2>/dev/null)" 2>/dev/null)
+group=$(basename "$(readlink $blk/device/device/iommu_group 2>/dev/null)" 2>/dev/null)
 gtype=$(cat /sys/kernel/iommu_groups/$group/type 2>/dev/null)
+stats=/sys/kernel/debug/iommu-bounce/group$group/stats
+rqmax=$(( $(cat $blk/queue/max_sectors_kb 2>/dev/null || echo 0) * 1024 ))
+ncpu=$(grep -c '^processor' /proc/cpuinfo)
 say "device $dev, $size bytes, iommu group ${group:-none} (${gtype:-no domain})"
-proto "DEVICE dev=$dev size=$size group=${group:-none} type=${gtype:-none}"
+proto "DEVICE dev=$dev size=$size group=${group:-none} type=${gtype:-none} rqmax=$rqmax cpus=$ncpu"
 
-common="--filename=$dev --direct=1 --rw=$RW --ioengine=libaio --iodepth=$IODEPTH --size=$size --name=b --output-format=terse"
+# busy_ticks: CPU time not idle, all CPUs, in USER_HZ ticks (/proc/stat)
+busy_ticks() {
+	read -r _ u n s _ _ i si st _ </proc/stat
+	echo $(( u + n + s + i + si + st ))
+}
+# dev_bytes: bytes read + written on the device so far (/sys/block/*/stat)
+dev_bytes() {
+	read -r _ _ rs _ _ _ ws _ <$blk/stat
+	echo $(( (rs + ws) * 512 ))
+}
+# phase NAME BYTES: what the sampler labels its samples with (atomic)
+phase() { echo "$1 $2" >/tmp/iob-phase.new && mv /tmp/iob-phase.new /tmp/iob-phase; }
+# wait_io: return once the device moves data (fio has started its I/O),
+# at most 30 s
+wait_io() {
+	w0=$(dev_bytes)
+	i=0
+	while [ "$(dev_bytes)" = "$w0" ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$(( i + 1 ))
+	done
+}
+
+# The pool sampler: every 0.5 s the pool's "bytes" and the device's
+# in-flight requests, shell builtins only (one sleep a sample) so that it
+# costs the measured runs next to nothing.
+sampler() {
+	read -r t0 _ </proc/uptime
+	while [ ! -e /tmp/iob-stop ]; do
+		read -r up _ </proc/uptime
+		ph= pbs=
+		read -r ph pbs </tmp/iob-phase
+		read -r ir iw <$blk/inflight
+		pool=0
+		while read -r k v; do
+			[ "$k" = bytes: ] && { pool=$v; break; }
+		done <"$stats"
+		echo "$up ${ph:-unknown} ${pbs:-0} ${pool:-0} $(( ir + iw ))" >>/tmp/poolt
+		sleep 0.5
+	done
+	echo "$t0" >/tmp/poolt.t0
+}
+
+common="--filename=$dev --direct=1 --ioengine=libaio --iodepth=$IODEPTH --size=$size --name=b --output-format=terse"
+# runfio RW BYTES RAMP SECONDS OUT: one fio run of RAMP s unmeasured
+# (fio's ramp_time) then SECONDS measured, terse output in OUT
+runfio() {
+	fio $common --rw="$1" --bs="$2" --ramp_time="$3" --runtime="$4" --time_based \
+		>"$5" 2>/tmp/fio.err ||
+		{ cat "$5" /tmp/fio.err >&2; fail "fio exited non-zero for rw=$1 bs=$2"; }
+}
+
+spid=
+if [ "$POOLT" = 1 ]; then
+	[ -r "$stats" ] || fail "pool=1 but no bounce pool stats at $stats"
+	rm -f /tmp/poolt /tmp/iob-stop
+	phase start 0
+	sampler &
+	spid=$!
+fi
+
 n=0
-for bs in "$@"; do
-	bytes=$(to_bytes "$bs") || fail "bad block size '$bs'"
-	say "rw=$RW bs=$bs: warm-up ${WARMUP}s"
-	fio $common --bs="$bytes" --runtime="$WARMUP" --time_based >/tmp/warm.out 2>&1 ||
-		{ cat /tmp/warm.out >&2; fail "fio warm-up failed for bs=$bs"; }
-	say "rw=$RW bs=$bs: measuring ${RUNTIME}s"
-	fio $common --bs="$bytes" --runtime="$RUNTIME" --time_based >/tmp/fio.out 2>/tmp/fio.err ||
-		{ cat /tmp/fio.out /tmp/fio.err >&2; fail "fio exited non-zero for bs=$bs"; }
+for w in $workloads; do
+	rw=${w%%:*}
+	bytes=$(to_bytes "${w#*:}")
+	phase "$rw-$bytes" "$bytes"
+	proto "STEP fio rw=$rw bs=$bytes"
+	say "rw=$rw bs=$bytes: warm-up ${WARMUP}s, measuring ${RUNTIME}s"
+	# CPU and bytes from the end of the warm-up (fio's start-up done and
+	# I/O going for WARMUP s) to the end of fio: about fio's window.
+	runfio "$rw" "$bytes" "$WARMUP" "$RUNTIME" /tmp/fio.out &
+	fpid=$!
+	wait_io
+	sleep "$WARMUP"
+	c0=$(busy_ticks); b0=$(dev_bytes)
+	wait "$fpid" || fail "fio failed for $w"
+	c1=$(busy_ticks); b1=$(dev_bytes)
 	# Terse v3: field 5 error, field 8 read IOPS, field 49 write IOPS.
 	line=$(grep '^3;' /tmp/fio.out | head -n 1)
-	[ -n "$line" ] || { cat /tmp/fio.out /tmp/fio.err >&2; fail "no terse output for bs=$bs"; }
+	[ -n "$line" ] || { cat /tmp/fio.out /tmp/fio.err >&2; fail "no terse output for $w"; }
 	err=$(echo "$line" | cut -d';' -f5)
 	riops=$(echo "$line" | cut -d';' -f8)
 	wiops=$(echo "$line" | cut -d';' -f49)
-	[ "$err" = 0 ] || fail "fio reported error $err for bs=$bs"
+	[ "$err" = 0 ] || fail "fio reported error $err for $w"
 	iops=$(( riops + wiops ))
-	[ "$iops" -gt 0 ] || fail "fio measured 0 IOPS for bs=$bs"
+	[ "$iops" -gt 0 ] || fail "fio measured 0 IOPS for $w"
 	[ -s /tmp/fio.err ] && { say "fio stderr:"; cat /tmp/fio.err >&2; }
-	proto "FIO rw=$RW bs=$bytes iops=$iops"
+	proto "FIO rw=$rw bs=$bytes iops=$iops bytes=$(( b1 - b0 )) busy=$(( c1 - c0 )) hz=100"
 	n=$(( n + 1 ))
 done
+
+if [ -n "$spid" ]; then
+	phase idle 0
+	proto "STEP pool idle ${IDLE}s"
+	sleep "$IDLE"
+	: >/tmp/iob-stop
+	wait "$spid"
+	spid=
+	read -r t0 </tmp/poolt.t0
+	while read -r up ph pbs pool infl; do
+		# t in seconds with two decimals, from /proc/uptime's centiseconds
+		cs=$(( ${up%.*}${up#*.} - ${t0%.*}${t0#*.} ))
+		t=$(( cs / 100 )).$(( cs % 100 / 10 ))$(( cs % 10 ))
+		echo "@@IOB POOLT t=$t phase=$ph bs=$pbs pool=$pool inflight=$infl rqmax=$rqmax"
+	done </tmp/poolt
+	say "pool samples: $(wc -l </tmp/poolt)"
+fi
+
+# prof_filter FUNC...: set the profiler's filter to exactly these
+# functions; a name the kernel cannot trace is an error (writing it would
+# leave the filter empty, and the profiler would then trace everything).
+prof_filter() {
+	: >$TR/set_ftrace_filter
+	for f in "$@"; do
+		echo "$f" >>$TR/set_ftrace_filter 2>/dev/null ||
+			fail "cannot trace $f (not in available_filter_functions?)"
+	done
+	[ "$(grep -vc '^#' $TR/set_ftrace_filter)" -eq $# ] ||
+		fail "ftrace filter is not exactly: $*"
+}
+# prof_snap FILE: the profiler's counters now, summed over the CPUs'
+# trace_stat/functionN files ("name hits time us avg us s^2 us"), as
+# "name hits time_us" lines. Reading them changes no code: safe under I/O.
+prof_snap() {
+	cat $TR/trace_stat/function* | awk '
+		$2 ~ /^[0-9]+$/ && $4 == "us" { h[$1] += $2; t[$1] += $3 }
+		END { for (f in h) printf "%s %d %.3f\n", f, h[f], t[f] }' >"$1"
+}
+# prof_run SET SKIP FUNC...: one fio run with the profiler on FUNC...;
+# counted are the PROFILE s that follow the first SKIP s of I/O (between
+# two snapshots, with the bytes the device moved in between). The filter
+# is changed and the profiler switched on and off only while no I/O runs:
+# that patches the traced functions' code, and doing it while another
+# vCPU runs them has crashed TCG guests ("Oops: int3").
+prof_run() {
+	p_set=$1 p_skip=$2
+	shift 2
+	prof_filter "$@"
+	echo 1 >$TR/function_profile_enabled || fail "cannot enable the function profiler"
+	fio $common --rw="$rw" --bs="$bytes" --runtime=$(( p_skip + PROFILE + 60 )) --time_based \
+		>/tmp/prof.out 2>&1 &
+	fpid=$!
+	wait_io
+	[ "$p_skip" = 0 ] || sleep "$p_skip"
+	prof_snap /tmp/prof.0; b0=$(dev_bytes)
+	sleep "$PROFILE"
+	prof_snap /tmp/prof.1; b1=$(dev_bytes)
+	kill -0 "$fpid" 2>/dev/null || { cat /tmp/prof.out >&2; fail "fio ended early in the profiler pass for $rw:$bytes"; }
+	kill -INT "$fpid"	# fio stops its I/O and exits
+	wait "$fpid"
+	echo 0 >$TR/function_profile_enabled
+	for f in "$@"; do
+		set -- $(grep "^$f " /tmp/prof.0) ; h0=${2:-0} t0=${3:-0}
+		set -- $(grep "^$f " /tmp/prof.1) ; h1=${2:-0} t1=${3:-0}
+		echo "@@IOB PROF rw=$rw bs=$bytes set=$p_set bytes=$(( b1 - b0 )) func=$f" \
+		     "hits=$(( h1 - h0 )) time_us=$(awk "BEGIN { printf \"%.3f\", $t1 - $t0 }")"
+	done
+}
+
+if [ "$PROFILE" != 0 ]; then
+	[ -w $TR/function_profile_enabled ] || fail "no function profiler ($TR/function_profile_enabled)"
+	[ -n "$REQFUNCS" ] || fail "profile= needs reqfuncs="
+	echo nop >$TR/current_tracer
+	# Inclusive times: graph-time on (a function's time includes what it
+	# calls), sleep-time off (time scheduled out is not counted).
+	echo 1 >$TR/options/graph-time 2>/dev/null || say "no graph-time option"
+	echo 0 >$TR/options/sleep-time 2>/dev/null || say "no sleep-time option"
+	for w in $workloads; do
+		rw=${w%%:*}
+		bytes=$(to_bytes "${w#*:}")
+		proto "STEP profile rw=$rw bs=$bytes"
+		# Steady state: WARMUP s of I/O before the map/unmap window (the
+		# pool grows), and the request window follows at once (the pool
+		# ages slots only after 5 s idle).
+		prof_run map "$WARMUP" $MAPFUNCS
+		prof_run req 0 $REQFUNCS
+	done
+	: >$TR/set_ftrace_filter
+fi
+
 # The bounce pool's counters, when the NVMe's domain has one: they show
-# whether the pool really served the run (maps, fallbacks, memory held).
-stats=/sys/kernel/debug/iommu-bounce/group$group/stats
+# whether the pool really served the run (maps, fallbacks, memory held;
+# with iommu.bounce=auto the class_<bytes> decisions).
 if [ -r "$stats" ]; then
 	while read -r key val; do
 		proto "POOL ${key%:}=$val"
