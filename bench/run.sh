@@ -22,7 +22,8 @@
 # Environment (all optional):
 #   QUICK=1   a smoke run within 10 minutes: REPS=1, RUNTIME=2,
 #             PROF_RUNTIME=1, MODES="strict lazy passthrough bounce
-#             bounce-auto", DMAB_MODES="strict bounce", dma_map_benchmark
+#             bounce-auto", WORKLOADS="read:4k read:16k read:128k read:1m
+#             write:64k", DMAB_MODES="strict bounce", dma_map_benchmark
 #             with 1 and 4 pages only (each still overridable)
 #   MODES     modes to run, space separated (default: strict lazy
 #             passthrough swiotlb bounce bounce-auto bounce-4096
@@ -31,7 +32,7 @@
 #             (fixed threshold of that many bytes)
 #   IOMMU     virtio (default), vtd, or both
 #   REPS      repetitions (default 3)
-#   RUNTIME   seconds of fio per measured point (default 4)
+#   RUNTIME   seconds of fio per measured point (default 3)
 #   WARMUP    seconds of unmeasured fio before each point (default 1)
 #   WORKLOADS fio workloads RW:BS (default: read:4k read:16k read:64k
 #             read:128k read:1m randread:4k write:4k write:64k)
@@ -120,6 +121,8 @@ if [ "$quick" = 1 ]; then
 	MODES=${MODES:-strict lazy passthrough bounce bounce-auto}
 	DMAB_MODES=${DMAB_MODES-strict bounce}
 	DMAB_PAGES=${DMAB_PAGES:-1 4}
+	[ -n "${WORKLOADS:-}${BS:-}${RW:-}" ] ||
+		WORKLOADS="read:4k read:16k read:128k read:1m write:64k"
 fi
 POOL_MODES=${POOL_MODES-bounce bounce-auto}
 DMAB_MODES=${DMAB_MODES-strict lazy bounce bounce-auto}
