@@ -13,7 +13,13 @@ test: kernel-test initramfs
 	@echo "== running guest tests (tests/check)"
 	tests/check
 
-bench: kernel-bench initramfs
+# KERNEL=path boots that kernel instead of building one; INITRD=path
+# builds the initramfs there (two checkouts benchmarking at once).
+bench:
+	@if [ -n "$(KERNEL)" ]; then echo "== bench kernel: $(KERNEL) (KERNEL= given: not building one)"; \
+	else echo "== building the bench kernel"; testbed/kernel.sh bench; fi
+	@echo "== building the guest initramfs"
+	IOB_INITRD=$(or $(INITRD),$(IOB_CACHE)/out/initrd.cpio) testbed/initramfs.sh
 	@echo "== running benchmarks (bench/run.sh)"
 	bench/run.sh
 
