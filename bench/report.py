@@ -352,9 +352,13 @@ def main():
             md += ["", "### Bounce pool memory against bytes in flight", "",
                    "Sampled in the guest every 0.5 s in rep 1 (results/pool-time.csv, "
                    "results/pool.png): the pool's `bytes` and the NVMe's in-flight "
-                   "requests x request size. Allowance = 1.25 x peak in flight + one "
+                   "requests (/sys/block/*/inflight, an instant's count) x request size. "
+                   "Allowance = 1.25 x peak in flight + one "
                    f"slot per CPU per class ({meta.get('smp', '?')} CPUs x "
-                   f"{sum(CLASSES) >> 10} KiB for the 6 classes 4K..128K).", ""]
+                   f"{sum(CLASSES) >> 10} KiB for the 6 classes 4K..128K). A phase starts "
+                   "with the slots of the one before it still in the pool until aging "
+                   "(5 s idle) frees them; they count against the phase's peak, and the "
+                   "last sample of the phase (\"at end\") shows what remains.", ""]
             ncpu = int(meta.get("smp", "2"))
             slack = ncpu * sum(CLASSES)
             rows = []
@@ -375,7 +379,9 @@ def main():
                     allow = 1.25 * fl + slack
                     ok = pp <= allow
                     ok_all &= ok
-                    rows.append([m, ph, f"{pp / 2**20:.2f}", f"{fl / 2**20:.2f}",
+                    rows.append([m, ph, f"{pp / 2**20:.2f}",
+                                 f"{int(s[-1]['pool_bytes']) / 2**20:.2f}",
+                                 f"{fl / 2**20:.2f}",
                                  f"{allow / 2**20:.2f}", "yes" if ok else "NO"])
                 idle = [r for r in rr if r["phase"] == "idle"]
                 end = None
@@ -386,12 +392,12 @@ def main():
                         end = (int(late[-1]["pool_bytes"]), float(late[-1]["t"]) - t0)
                 if end:
                     rows.append([m, f"idle after {end[1]:.1f} s", f"{end[0] / 2**20:.2f}",
-                                 "-", f"5 % of peak {peak_all / 2**20:.2f} = "
+                                 "-", "-", f"5 % of peak {peak_all / 2**20:.2f} = "
                                  f"{0.05 * peak_all / 2**20:.2f}",
                                  "yes" if end[0] <= 0.05 * peak_all else "NO"])
                 pool_eval[m] = (ok_all, peak_all, end)
-            md += table(["mode", "phase", "pool peak MiB", "in flight peak MiB",
-                         "allowance MiB", "within"], rows)
+            md += table(["mode", "phase", "pool peak MiB", "pool at end MiB",
+                         "in flight peak MiB", "allowance MiB", "within"], rows)
 
         # bounce-auto decisions
         cl = [r for r in classes if r["iommu"] == iommu]
