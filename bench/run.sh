@@ -21,7 +21,7 @@
 #
 # Environment (all optional):
 #   QUICK=1   a smoke run within 10 minutes: REPS=1, RUNTIME=2,
-#             PROF_RUNTIME=1, MODES="strict lazy passthrough bounce
+#             MODES="strict lazy passthrough bounce
 #             bounce-auto", WORKLOADS="read:4k read:16k read:128k read:1m
 #             write:64k", DMAB_MODES="strict bounce", dma_map_benchmark
 #             with 1 and 4 pages only (each still overridable)
@@ -39,12 +39,12 @@
 #   BS, RW    old style: every size in BS with fio --rw RW (used when
 #             WORKLOADS is not set and either is)
 #   PROFILE   1 (default) or 0: the profiler pass in rep 1
-#   PROF_RUNTIME seconds per profiled fio run (default 2)
+#   PROF_RUNTIME seconds counted per profiled fio run (default 1)
 #   POOL_MODES modes whose rep-1 boot samples the pool (default: bounce
 #             bounce-auto); IDLE seconds of idle sampling (default 12)
-#   DMAB_MODES dma_map_benchmark modes (default strict lazy bounce
-#             bounce-auto; "" for none), DMAB_SMP (4), DMAB_THREADS
-#             ("1 4"), DMAB_PAGES ("1 4 16 32"), DMAB_SECONDS (1)
+#   DMAB_MODES dma_map_benchmark modes (default strict lazy bounce, add
+#             bounce-auto for 1.5 more minutes; "" for none), DMAB_SMP (4),
+#             DMAB_THREADS ("1 4"), DMAB_PAGES ("1 4 16 32"), DMAB_SECONDS (1)
 #   KERNEL    guest kernel (default: build with testbed/kernel.sh bench)
 #   INITRD    guest initramfs (default: build with testbed/initramfs.sh)
 #   RESULTS   output folder (default: results/ at the top of the repo)
@@ -115,7 +115,7 @@ REPS=${REPS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
 RUNTIME=${RUNTIME:-$([ "$quick" = 1 ] && echo 2 || echo 3)}
 WARMUP=${WARMUP:-1}
 PROFILE=${PROFILE:-1}
-PROF_RUNTIME=${PROF_RUNTIME:-$([ "$quick" = 1 ] && echo 1 || echo 2)}
+PROF_RUNTIME=${PROF_RUNTIME:-1}
 IDLE=${IDLE:-12}
 if [ "$quick" = 1 ]; then
 	MODES=${MODES:-strict lazy passthrough bounce bounce-auto}
@@ -125,7 +125,7 @@ if [ "$quick" = 1 ]; then
 		WORKLOADS="read:4k read:16k read:128k read:1m write:64k"
 fi
 POOL_MODES=${POOL_MODES-bounce bounce-auto}
-DMAB_MODES=${DMAB_MODES-strict lazy bounce bounce-auto}
+DMAB_MODES=${DMAB_MODES-strict lazy bounce}
 DMAB_SMP=${DMAB_SMP:-4}
 DMAB_THREADS=${DMAB_THREADS:-1 4}
 DMAB_PAGES=${DMAB_PAGES:-1 4 16 32}
