@@ -351,8 +351,10 @@ def main():
         if pt:
             md += ["", "### Bounce pool memory against bytes in flight", "",
                    "Sampled in the guest every 0.5 s in rep 1 (results/pool-time.csv, "
-                   "results/pool.png): the pool's `bytes` and the NVMe's in-flight "
-                   "requests (/sys/block/*/inflight, an instant's count) x request size. "
+                   "results/pool.png): the pool's `bytes`, and the bytes in flight = "
+                   "the mean number of NVMe requests in flight over the 0.5 s before "
+                   "the sample (growth of time_in_queue in /sys/block/*/stat) x request "
+                   "size. "
                    "Allowance = 1.25 x peak in flight + one "
                    f"slot per CPU per class ({meta.get('smp', '?')} CPUs x "
                    f"{sum(CLASSES) >> 10} KiB for the 6 classes 4K..128K). A phase starts "

@@ -196,7 +196,7 @@ echo "iommu,mode,rw,bs,rep,iops" >"$csv"
 echo "iommu,mode,rw,bs,rep,bytes,busy_ticks,hz" >"$RESULTS/cpu.csv"
 echo "iommu,mode,rw,bs,set,bytes,func,hits,time_us" >"$RESULTS/prof.csv"
 echo "iommu,mode,rep,key,value" >"$RESULTS/pool.csv"
-echo "iommu,mode,t,phase,bs,pool_bytes,inflight_bytes,inflight_reqs" >"$RESULTS/pool-time.csv"
+echo "iommu,mode,t,phase,bs,pool_bytes,inflight_bytes,inflight_reqs_now" >"$RESULTS/pool-time.csv"
 echo "iommu,mode,rep,class,decision,detail" >"$RESULTS/classes.csv"
 echo "iommu,mode,threads,dir,pages,map_us,unmap_us,map_sd_us,unmap_sd_us" >"$RESULTS/dmab.csv"
 
@@ -372,13 +372,18 @@ for rep in $(seq 1 "$REPS"); do
 			while read -r line; do
 				echo "$iommu,$mode,$(kv rw "$line"),$(kv bs "$line"),$(kv set "$line"),$(kv bytes "$line"),$(kv func "$line"),$(kv hits "$line"),$(kv time_us "$line")"
 			done < <(grep '^@@IOB PROF ' "$res") >>"$RESULTS/prof.csv"
-			# inflight bytes: requests x request size (a request is at
-			# most max_sectors_kb: a 1M read may be several)
+			# inflight bytes: the mean number of requests in flight
+			# since the previous sample (growth of time_in_queue, in
+			# request-ms, over the ms between samples) x request size
+			# (at most max_sectors_kb: a 1M read may be several); the
+			# instant's count of requests beside it
 			{ grep '^@@IOB POOLT ' "$res" || true; } | sed 's/=/ /g' |
 			awk -v io="$iommu" -v m="$mode" '{
-				t = $4; ph = $6; bs = $8; pool = $10; infl = $12; rq = $14
+				t = $4; ph = $6; bs = $8; pool = $10; infl = $12; rq = $14; tiq = $16
 				sz = (rq > 0 && bs > rq) ? rq : bs
-				printf "%s,%s,%s,%s,%d,%d,%d,%d\n", io, m, t, ph, bs, pool, infl * sz, infl
+				mean = (NR > 1 && t > pt) ? (tiq - ptiq) / ((t - pt) * 1000) : infl
+				pt = t; ptiq = tiq
+				printf "%s,%s,%s,%s,%d,%d,%d,%d\n", io, m, t, ph, bs, pool, mean * sz, infl
 			}' >>"$RESULTS/pool-time.csv"
 			pool_lines "$iommu" "$mode" "$rep"
 			# A bounce run with a fixed policy the pool did not serve

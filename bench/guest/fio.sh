@@ -16,9 +16,12 @@
 #       one per measured run; bytes from /sys/block/<dev>/stat and busy
 #       CPU (/proc/stat user+nice+system+irq+softirq+steal, all CPUs, in
 #       USER_HZ ticks) from the end of the warm-up to fio's exit
-#   @@IOB POOLT t=<s> phase=<rw-bs|idle> bs=<bytes> pool=<bytes> inflight=<reqs> rqmax=<bytes>
-#       pool=1: the bounce pool's "bytes" and the device's in-flight
-#       requests, sampled every 0.5 s during the runs and idle=SEC after
+#   @@IOB POOLT t=<s> phase=<rw-bs|idle> bs=<bytes> pool=<bytes> inflight=<reqs> rqmax=<bytes> tiq=<ms>
+#       pool=1: the bounce pool's "bytes", the device's in-flight requests
+#       and its time_in_queue (/sys/block/<dev>/stat field 11: request-
+#       milliseconds, so its growth over an interval is the mean number of
+#       requests in flight), sampled every 0.5 s during the runs and
+#       idle=SEC after
 #   @@IOB PROF rw=<rw> bs=<bytes> set=map|req bytes=<n> func=<f> hits=<n> time_us=<t>
 #       profile=SEC: after the measured runs, per workload one fio run
 #       under the ftrace function profiler with the dma-iommu map/unmap
@@ -154,11 +157,12 @@ sampler() {
 		ph= pbs=
 		read -r ph pbs </tmp/iob-phase
 		read -r ir iw <$blk/inflight
+		read -r _ _ _ _ _ _ _ _ _ _ tiq _ <$blk/stat
 		pool=0
 		while read -r k v; do
 			[ "$k" = bytes: ] && { pool=$v; break; }
 		done <"$stats"
-		echo "$up ${ph:-unknown} ${pbs:-0} ${pool:-0} $(( ir + iw ))" >>/tmp/poolt
+		echo "$up ${ph:-unknown} ${pbs:-0} ${pool:-0} $(( ir + iw )) $tiq" >>/tmp/poolt
 		sleep 0.5
 	done
 	echo "$t0" >/tmp/poolt.t0
@@ -220,11 +224,11 @@ if [ -n "$spid" ]; then
 	wait "$spid"
 	spid=
 	read -r t0 </tmp/poolt.t0
-	while read -r up ph pbs pool infl; do
+	while read -r up ph pbs pool infl tiq; do
 		# t in seconds with two decimals, from /proc/uptime's centiseconds
 		cs=$(( ${up%.*}${up#*.} - ${t0%.*}${t0#*.} ))
 		t=$(( cs / 100 )).$(( cs % 100 / 10 ))$(( cs % 10 ))
-		echo "@@IOB POOLT t=$t phase=$ph bs=$pbs pool=$pool inflight=$infl rqmax=$rqmax"
+		echo "@@IOB POOLT t=$t phase=$ph bs=$pbs pool=$pool inflight=$infl rqmax=$rqmax tiq=$tiq"
 	done </tmp/poolt
 	say "pool samples: $(wc -l </tmp/poolt)"
 fi
