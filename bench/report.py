@@ -226,6 +226,10 @@ def main():
     if margs:
         md.append("- modes: " + "; ".join(
             f"{m} = `{margs[m]}`" for m in ordered_modes(margs)))
+    retried = {k[len("retried."):]: v for k, v in meta.items() if k.startswith("retried.")}
+    if retried:
+        md.append("- boots retried after QEMU itself failed: " + "; ".join(
+            f"{k} ({v})" for k, v in sorted(retried.items())))
     if accel == "tcg":
         md.append("- note: under TCG a guest memcpy is slow and an IOMMU request "
                   "is cheap compared with KVM; ratios here need not hold on KVM "

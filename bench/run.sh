@@ -318,9 +318,10 @@ boot() {
 kv() { local k=$1; shift; sed -n "s/.* $k=\([^ ]*\).*/\1/p" <<<" $*"; }
 
 # pool_lines IOMMU MODE REP: the pool's counters from $res into pool.csv,
-# class_ lines (bounce-auto's decisions) also into classes.csv
+# the class_ lines (bounce-auto's decisions, text) into classes.csv
 pool_lines() {
-	sed -n 's/^@@IOB POOL \([a-z_0-9]*\)=\(.*\)$/'"$1,$2,$3"',\1,\2/p' "$res" >>"$RESULTS/pool.csv"
+	sed -n '/^@@IOB POOL class_/d; s/^@@IOB POOL \([a-z_0-9]*\)=\(.*\)$/'"$1,$2,$3"',\1,\2/p' \
+		"$res" >>"$RESULTS/pool.csv"
 	sed -n 's/^@@IOB POOL class_\([0-9]*\)=\([a-z]*\) *\(.*\)$/\1 \2 \3/p' "$res" |
 	while read -r cls dec detail; do
 		echo "$1,$2,$3,$cls,$dec,\"${detail//\"/\"\"}\""
