@@ -412,7 +412,7 @@ def main():
         if cl:
             md += table(["mode", "rep", "class", "decision", "estimates"],
                         [[r["mode"], r["rep"], bs_label(int(r["class"])), r["decision"],
-                          r["detail"]] for r in cl])
+                          r["detail"].replace("|", "\\|")] for r in cl])
         elif auto_modes:
             md += ["No class_ lines in the pool's stats: this kernel has no auto policy "
                    "(it ignores iommu.bounce=auto; the bounce-auto rows above then show "
