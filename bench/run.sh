@@ -56,11 +56,13 @@
 # Writes to RESULTS: fio.csv (iommu,mode,rw,bs,rep,iops), cpu.csv (busy
 # CPU ticks and bytes per measured run), prof.csv (the profiler's hits and
 # times), pool.csv (pool counters after each boot), pool-time.csv,
-# classes.csv (bounce-auto's class_ decisions), dmab.csv, meta, and for
-# every boot under RESULTS/bench/ NAME.console (ttyS0), NAME.res (the
-# guest's results port) and NAME.log (all qemu.sh printed); then
-# bench/report.py writes report.md and costs.csv, and gnuplot fio.png
-# (bench/plot.gp) and pool.png (bench/pool.gp).
+# classes.csv (bounce-auto's class_ decisions), dmab.csv (dir as
+# dma_map_benchmark -d: 0 bidirectional, 1 to device, 2 from device), meta,
+# and for every boot under RESULTS/bench/ NAME.console (ttyS0), NAME.res
+# (the guest's results port) and NAME.log (all qemu.sh printed); then
+# bench/report.py writes report.md, costs.csv, costs-funcs.csv and
+# cpu-per-io.csv, and gnuplot fio.png (bench/plot.gp) and pool.png
+# (bench/pool.gp).
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/../testbed/lib.sh"
