@@ -406,7 +406,8 @@ def main():
                          "in flight peak MiB", "allowance MiB", "within"], rows)
 
         # bounce-auto decisions
-        cl = [r for r in classes if r["iommu"] == iommu]
+        # Only the auto mode decides: other modes show untouched zeros
+        cl = [r for r in classes if r["iommu"] == iommu and r["mode"] == "bounce-auto"]
         md += ["", "### bounce-auto decisions (debugfs class_ lines at the end of each boot)", ""]
         auto_modes = [m for m in modes if m == "bounce-auto"]
         if cl:
