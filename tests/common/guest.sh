@@ -81,11 +81,16 @@ _bind_driver() {
 
 # _run_fio FIO-ARGS...: run fio, show its output, and _fail unless it
 # exits 0 and every job reports err= 0. Returns nonzero on failure.
+# With IOB_FIO_QUIET=1 the output is shown only when fio failed. The
+# output stays in $_out for the caller to parse.
 _run_fio() {
 	_out=$IOB_STATE/fio.$$.out
 	fio --output-format=normal "$@" >"$_out" 2>&1
 	_rc=$?
-	cat "$_out"
+	if [ "${IOB_FIO_QUIET:-0}" != 1 ] || [ $_rc -ne 0 ] ||
+	   grep 'err=' "$_out" | grep -qv 'err= *0[:,]'; then
+		cat "$_out"
+	fi
 	if [ $_rc -ne 0 ]; then
 		_fail "fio exited with status $_rc"
 		return 1
