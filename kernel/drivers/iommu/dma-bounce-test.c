@@ -41,7 +41,7 @@ struct fake_domain {
 	u64 cursor;		/* IOVAs are handed out downwards from here */
 	struct xarray pages;	/* IOVA pfn -> xa_mk_value(phys pfn) */
 	unsigned long iova_allocs, iova_frees, maps, unmaps, syncs;
-	bool fail_iova, fail_map;
+	bool fail_iova, fail_map, fail_unmap;
 	u64 now;		/* fake clock in ns, moved by clock_step per read */
 	u64 clock_step;
 };
@@ -107,6 +107,9 @@ static size_t fake_unmap(void *ctx, dma_addr_t iova, size_t size,
 	struct fake_domain *fake = ctx;
 	unsigned long i;
 
+	/* Like an IOMMU driver that could not queue its unmap request */
+	if (READ_ONCE(fake->fail_unmap))
+		return 0;
 	for (i = 0; i < size >> PAGE_SHIFT; i++)
 		xa_erase(&fake->pages, (iova >> PAGE_SHIFT) + i);
 	spin_lock(&fake->lock);
@@ -669,6 +672,34 @@ static void iob_shrink_frees_oldest_up_to_nr(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 1);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->freed_shrinker, 3);
 	KUNIT_EXPECT_EQ(test, fake_mapped_pages(&t->fake), 1);
+}
+
+static void iob_unmap_failure_leaks_the_slot(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct iommu_dma_bounce_stats *st;
+	dma_addr_t dma[2];
+
+	test_idle_slots(test, dma, 2);
+	t->fake.fail_unmap = true;
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_shrink(t->pool, 2), 0);
+	t->fake.fail_unmap = false;
+
+	/*
+	 * Still mapped: the device may reach them, so nothing is reused (their
+	 * two pages stay allocated for good, as the pool intends).
+	 */
+	KUNIT_EXPECT_NOT_NULL(test, fake_translate(&t->fake, dma[0]));
+	KUNIT_EXPECT_EQ(test, t->fake.iova_frees, 0);
+	st = test_stats(test);
+	KUNIT_EXPECT_EQ(test, st->leaked, 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, st->bytes, 0);
+	KUNIT_EXPECT_EQ(test, st->slots[0], 0);
+	/* ... and no longer a slot: the address is not the pool's any more */
+	KUNIT_EXPECT_NULL(test, iommu_dma_bounce_slot_vaddr(t->pool, dma[0]));
+	/* The next mapping grows a new slot elsewhere */
+	test_idle_slots(test, dma + 1, 1);
+	KUNIT_EXPECT_NE(test, dma[1], dma[0]);
 }
 
 static void iob_shrink_skips_in_use(struct kunit *test)
@@ -1277,6 +1308,7 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_aging_skips_in_use),
 	KUNIT_CASE(iob_shrink_frees_oldest_up_to_nr),
 	KUNIT_CASE(iob_shrink_skips_in_use),
+	KUNIT_CASE(iob_unmap_failure_leaks_the_slot),
 	KUNIT_CASE(iob_sg_coalesced_into_one_segment),
 	KUNIT_CASE(iob_sg_sync_for_cpu),
 	KUNIT_CASE(iob_sg_respects_max_seg_size),

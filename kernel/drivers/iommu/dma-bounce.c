@@ -234,6 +234,7 @@ enum iob_release_reason {
  * @freed_aging: slots freed because they sat idle
  * @freed_shrinker: slots freed under memory pressure
  * @syncs: IOTLB syncs issued to release slots
+ * @leaked: bytes of slots the IOMMU failed to unmap, kept out of use for good
  * @age_work: runs aging while the pool holds slots
  * @node: entry in iob_pools, protected by iob_pools_lock
  * @debugfs: this pool's debugfs directory
@@ -262,6 +263,7 @@ struct iommu_dma_bounce_pool {
 	atomic_long_t		freed_aging;
 	atomic_long_t		freed_shrinker;
 	atomic_long_t		syncs;
+	atomic_long_t		leaked;
 
 	struct delayed_work	age_work;
 	struct list_head	node;
@@ -419,6 +421,28 @@ static void iob_erase_pages(struct iommu_dma_bounce_pool *pool,
 }
 
 /*
+ * Slots the IOMMU did not fully unmap: the device may still reach their
+ * pages, so neither the pages nor the IOVA range may ever be reused. Keep
+ * both out of circulation for good and say so; only the bookkeeping goes.
+ */
+static void iob_leak(struct iommu_dma_bounce_pool *pool, struct list_head *list)
+{
+	struct iob_slot *slot, *tmp;
+
+	list_for_each_entry_safe(slot, tmp, list, node) {
+		size_t size = iob_class_size(slot->class);
+
+		pr_warn_ratelimited("%s: IOMMU failed to unmap the slot at IOVA %pad; leaking its %zu bytes and IOVA range\n",
+				    pool->name, &slot->iova, size);
+		atomic_long_sub(size, &pool->bytes);
+		atomic_long_dec(&pool->nr[slot->class]);
+		atomic_long_add(size, &pool->leaked);
+		list_del(&slot->node);
+		kfree(slot);
+	}
+}
+
+/*
  * Unmap and free a list of idle slots: one IOTLB sync for the whole batch,
  * and IOVA space given back only once that sync has completed.
  */
@@ -429,19 +453,23 @@ static unsigned long iob_release(struct iommu_dma_bounce_pool *pool,
 	struct iommu_iotlb_gather gather;
 	struct iob_slot *slot, *tmp;
 	unsigned long n = 0;
+	LIST_HEAD(stuck);
 
 	if (list_empty(list))
 		return 0;
 
 	iommu_iotlb_gather_init(&gather);
-	list_for_each_entry(slot, list, node) {
+	list_for_each_entry_safe(slot, tmp, list, node) {
 		size_t size = iob_class_size(slot->class);
 
 		iob_erase_pages(pool, slot, 1UL << slot->class);
-		pool->ops->unmap(pool->ctx, slot->iova, size, &gather);
+		if (pool->ops->unmap(pool->ctx, slot->iova, size, &gather) !=
+		    size)
+			list_move(&slot->node, &stuck);
 	}
 	pool->ops->sync(pool->ctx, &gather);
 	atomic_long_inc(&pool->syncs);
+	iob_leak(pool, &stuck);
 
 	list_for_each_entry_safe(slot, tmp, list, node) {
 		size_t size = iob_class_size(slot->class);
@@ -1441,6 +1469,7 @@ iommu_dma_bounce_get_stats(struct iommu_dma_bounce_pool *pool,
 	st->freed_aging = atomic_long_read(&pool->freed_aging);
 	st->freed_shrinker = atomic_long_read(&pool->freed_shrinker);
 	st->syncs = atomic_long_read(&pool->syncs);
+	st->leaked = atomic_long_read(&pool->leaked);
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_get_stats);
 
@@ -1514,6 +1543,7 @@ static int iob_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "freed_aging: %lu\n", st.freed_aging);
 	seq_printf(m, "freed_shrinker: %lu\n", st.freed_shrinker);
 	seq_printf(m, "iotlb_syncs: %lu\n", st.syncs);
+	seq_printf(m, "leaked_bytes: %lu\n", st.leaked);
 	for (class = 0; class < IOB_NR_CLASSES; class++) {
 		size_t size = iob_class_size(class);
 

@@ -224,6 +224,7 @@ enum iommu_dma_bounce_fallback {
  * @freed_aging: slots freed by aging
  * @freed_shrinker: slots freed by the shrinker
  * @syncs: IOTLB syncs issued to release slots
+ * @leaked: bytes of slots the IOMMU failed to unmap, never reused
  */
 struct iommu_dma_bounce_stats {
 	unsigned long slots[IOMMU_DMA_BOUNCE_NR_CLASSES];
@@ -235,6 +236,7 @@ struct iommu_dma_bounce_stats {
 	unsigned long freed_aging;
 	unsigned long freed_shrinker;
 	unsigned long syncs;
+	unsigned long leaked;
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)
