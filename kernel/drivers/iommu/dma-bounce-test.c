@@ -1092,22 +1092,33 @@ static void auto_feed(struct kunit *test, bool bounced, u64 map_ns,
 				     IOMMU_DMA_BOUNCE_COST_UNMAP, unmap_ns);
 }
 
-static void iob_auto_converges(struct kunit *test)
+/*
+ * Switch the pool to the auto policy and feed class 0 forty mappings of
+ * fixed costs on each path: enough for both to be warm and decided.
+ */
+static void auto_train(struct kunit *test, u64 iommu_map, u64 iommu_unmap,
+		       u64 bounce_map, u64 bounce_unmap)
 {
 	struct iob_test *t = test->priv;
-	struct iommu_dma_bounce_auto_state *st;
 	int i;
 
 	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
 				    TEST_MAX_BYTES);
+	for (i = 0; i < 40; i++) {
+		auto_feed(test, false, iommu_map, iommu_unmap);
+		auto_feed(test, true, bounce_map, bounce_unmap);
+	}
+}
+
+static void iob_auto_converges(struct kunit *test)
+{
+	struct iommu_dma_bounce_auto_state *st;
+
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);	/* upstream's path first */
 	KUNIT_EXPECT_EQ(test, st->samples[0] + st->samples[1], 0);
 
-	for (i = 0; i < 40; i++) {
-		auto_feed(test, false, 3000, 4000);
-		auto_feed(test, true, 1000, 1500);
-	}
+	auto_train(test, 3000, 4000, 1000, 1500);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 7000);
@@ -1119,17 +1130,11 @@ static void iob_auto_converges(struct kunit *test)
 
 static void iob_auto_switches_when_costs_cross(struct kunit *test)
 {
-	struct iob_test *t = test->priv;
 	struct iommu_dma_bounce_auto_state *st;
 	u64 iommu;
 	int i;
 
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
-				    TEST_MAX_BYTES);
-	for (i = 0; i < 40; i++) {
-		auto_feed(test, false, 3500, 3500);
-		auto_feed(test, true, 1250, 1250);
-	}
+	auto_train(test, 3500, 3500, 1250, 1250);
 	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
 
 	/* The IOMMU gets cheaper step by step, down to a fifth of a copy */
@@ -1252,14 +1257,8 @@ static void iob_auto_only_in_auto_mode(struct kunit *test)
 	struct iob_test *t = test->priv;
 	u8 *buf = test_buf(test, PAGE_SIZE, 1);
 	phys_addr_t phys = virt_to_phys(buf);
-	int i;
 
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
-				    TEST_MAX_BYTES);
-	for (i = 0; i < 40; i++) {
-		auto_feed(test, false, 5000, 5000);
-		auto_feed(test, true, 100, 100);
-	}
+	auto_train(test, 5000, 5000, 100, 100);
 	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
 	KUNIT_EXPECT_TRUE(test, iommu_dma_bounce_wanted(t->pool, phys,
 							PAGE_SIZE));
