@@ -44,11 +44,21 @@
  * real paths, a sample of the map and unmap calls of each path (one in
  * IOB_SAMPLE_EVERY, every one during warm-up), keeps an exponentially
  * weighted average of each, and bounces a class when its pool path is the
- * cheaper one. One candidate mapping in IOB_EXPLORE_EVERY takes the other
- * path so that its estimate stays current, and the decision only moves when
- * the other path is cheaper by more than 1/2^IOB_HYSTERESIS_SHIFT, so noise
- * does not make it flap. A pool path sample that had to grow a slot is not
- * taken: growing is a one-off cost the pool amortises.
+ * cheaper one, counting pool time IOB_BOUNCE_WEIGHT times: a copy has costs
+ * its timer does not see (the caches it sweeps, CPU time the rest of the
+ * system needed), while part of an IOMMU call's time is spent waiting on
+ * the IOMMU, or on the VMM's thread that emulates it, which is not all lost
+ * to the system. Bouncing has to win clearly; where it does not, the class
+ * stays on the path the kernel would have taken without the pool.
+ *
+ * A few candidate mappings take the path not chosen so that its estimate
+ * stays current: one in IOB_EXPLORE_EVERY, times how much dearer that path
+ * is (at most IOB_EXPLORE_SCALE_MAX times), so that exploring never costs
+ * more than about 1/IOB_EXPLORE_EVERY of the chosen path's time. The
+ * decision only moves when the other path is cheaper by more than
+ * 1/2^IOB_HYSTERESIS_SHIFT, so noise does not make it flap. A pool path
+ * sample that had to grow a slot is not taken: growing is a one-off cost the
+ * pool amortises.
  */
 
 #define pr_fmt(fmt) "iommu-bounce: " fmt
@@ -96,12 +106,13 @@
 /*
  * Auto policy: a new sample weighs 1/2^IOB_COST_SHIFT in the average; one
  * call in IOB_SAMPLE_EVERY on the chosen path is timed; one candidate in
- * IOB_EXPLORE_EVERY tries the other path (one in two until that path has
- * IOB_WARMUP samples of each op); a sample is clamped to IOB_SPIKE_MAX times
- * the average so that one interrupted measurement cannot swing it. With
- * these values one sample moves an average by at most 1/16, half of the 1/8
- * margin (IOB_HYSTERESIS_SHIFT) the other path must win by: no single
- * outlier flips a decision.
+ * IOB_EXPLORE_EVERY (up to IOB_EXPLORE_SCALE_MAX times fewer) tries the other
+ * path (one in two until both paths have IOB_WARMUP samples of each op); a
+ * sample is clamped to IOB_SPIKE_MAX times the average so that one
+ * interrupted measurement cannot swing it. With these values one sample
+ * moves an average by at most 1/16, half of the 1/8 margin
+ * (IOB_HYSTERESIS_SHIFT) the other path must win by: no single outlier
+ * flips a decision.
  */
 #define IOB_COST_SHIFT		4
 #define IOB_SAMPLE_EVERY	16
@@ -109,6 +120,10 @@
 #define IOB_WARMUP		8
 #define IOB_SPIKE_MAX		2
 #define IOB_HYSTERESIS_SHIFT	3
+/* How many times its timed cost a pool path call counts (see the top) */
+#define IOB_BOUNCE_WEIGHT	2
+/* Explore a path k times dearer k times less often, up to this factor */
+#define IOB_EXPLORE_SCALE_MAX	16
 
 /* Slot state flags */
 #define IOB_SLOT_UNTRUSTED	BIT(0)	/* clear the data on unmap */
@@ -172,6 +187,8 @@ struct iob_pcpu {
  * @samples: measurements taken, per path and op
  * @bounce: the decision: bounce this class or not
  * @switches: times @bounce changed
+ * @explore_every: one candidate in this many takes the other path; 0 until
+ *	both paths have warmed up
  *
  * Updated without a lock by whichever CPU took a sample, with READ_ONCE()
  * and WRITE_ONCE(): two CPUs sampling at once may lose one sample, which an
@@ -182,6 +199,7 @@ struct iob_cost {
 	unsigned long		samples[IOB_NR_PATHS][IOMMU_DMA_BOUNCE_NR_COST_OPS];
 	bool			bounce;
 	unsigned long		switches;
+	unsigned int		explore_every;
 };
 
 /* Idle slots of one size class shared by all CPUs; @lock protects both. */
@@ -764,25 +782,45 @@ static u64 iob_path_cost(struct iob_cost *c, enum iob_path path)
 	       READ_ONCE(c->ns[path][IOMMU_DMA_BOUNCE_COST_UNMAP]);
 }
 
-/* Move a class to the other path only when that is clearly cheaper. */
+/*
+ * How often to explore the path not chosen: a path @other/@cur times dearer
+ * than the chosen one is explored that many times less often, so that the
+ * exploring costs about the same share of the time whatever the gap.
+ */
+static unsigned int iob_explore_every(u64 cur, u64 other)
+{
+	u64 scale = cur ? div64_u64(other, cur) : IOB_EXPLORE_SCALE_MAX;
+
+	return IOB_EXPLORE_EVERY * clamp_t(u64, scale, 1, IOB_EXPLORE_SCALE_MAX);
+}
+
+/*
+ * Move a class to the other path only when that is clearly cheaper, pool
+ * time weighed IOB_BOUNCE_WEIGHT times; then set how often to explore.
+ */
 static void iob_decide(struct iommu_dma_bounce_pool *pool, unsigned int class)
 {
 	struct iob_cost *c = &pool->cost[class];
 	bool bounce = READ_ONCE(c->bounce);
-	u64 cost[IOB_NR_PATHS], cur, other;
+	u64 iommu, pool_path, cur, other;
 
 	if (!iob_warm(c, IOB_PATH_IOMMU) || !iob_warm(c, IOB_PATH_BOUNCE))
 		return;
-	cost[IOB_PATH_IOMMU] = iob_path_cost(c, IOB_PATH_IOMMU);
-	cost[IOB_PATH_BOUNCE] = iob_path_cost(c, IOB_PATH_BOUNCE);
-	cur = cost[bounce ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU];
-	other = cost[bounce ? IOB_PATH_IOMMU : IOB_PATH_BOUNCE];
-	if (other + (other >> IOB_HYSTERESIS_SHIFT) >= cur)
-		return;
-	WRITE_ONCE(c->bounce, !bounce);
-	WRITE_ONCE(c->switches, READ_ONCE(c->switches) + 1);
-	trace_iommu_bounce_decide(pool->name, iob_class_size(class), !bounce,
-				  cost[IOB_PATH_IOMMU], cost[IOB_PATH_BOUNCE]);
+	iommu = iob_path_cost(c, IOB_PATH_IOMMU);
+	pool_path = iob_path_cost(c, IOB_PATH_BOUNCE);
+	cur = bounce ? pool_path * IOB_BOUNCE_WEIGHT : iommu;
+	other = bounce ? iommu : pool_path * IOB_BOUNCE_WEIGHT;
+	if (other + (other >> IOB_HYSTERESIS_SHIFT) < cur) {
+		bounce = !bounce;
+		WRITE_ONCE(c->bounce, bounce);
+		WRITE_ONCE(c->switches, READ_ONCE(c->switches) + 1);
+		trace_iommu_bounce_decide(pool->name, iob_class_size(class),
+					  bounce, iommu, pool_path);
+	}
+	/* Exploring costs real time, unweighed */
+	WRITE_ONCE(c->explore_every,
+		   bounce ? iob_explore_every(pool_path, iommu) :
+			    iob_explore_every(iommu, pool_path));
 }
 
 /* Fold one measurement into a class's averages, then re-decide. */
@@ -893,7 +931,8 @@ EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_cost_end);
  * @size: length of the mapping
  *
  * In mode "auto" this follows the size class's decision, except for one
- * mapping in IOB_EXPLORE_EVERY, which takes the other path to measure it.
+ * mapping in IOB_EXPLORE_EVERY (or more, see iob_explore_every()), which
+ * takes the other path to measure it.
  *
  * Return: true if the mapping should be tried in the pool.
  */
@@ -920,8 +959,8 @@ bool iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool,
 		return false;
 	c = &pool->cost[class];
 	bounce = READ_ONCE(c->bounce);
-	every = iob_warm(c, bounce ? IOB_PATH_IOMMU : IOB_PATH_BOUNCE) ?
-		IOB_EXPLORE_EVERY : 2;
+	/* One in two until both paths are warm and iob_decide() has run */
+	every = READ_ONCE(c->explore_every) ?: 2;
 	if (!(this_cpu_inc_return(pool->pcpu->explore[class]) % every))
 		return !bounce;
 	return bounce;
@@ -1501,6 +1540,7 @@ iommu_dma_bounce_auto_get(struct iommu_dma_bounce_pool *pool,
 			READ_ONCE(c->samples[path][IOMMU_DMA_BOUNCE_COST_MAP]) +
 			READ_ONCE(c->samples[path][IOMMU_DMA_BOUNCE_COST_UNMAP]);
 	st->switches = READ_ONCE(c->switches);
+	st->explore_every = READ_ONCE(c->explore_every) ?: 2;
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_auto_get);
 
@@ -1559,10 +1599,11 @@ static int iob_stats_show(struct seq_file *m, void *v)
 		struct iommu_dma_bounce_auto_state a;
 
 		iommu_dma_bounce_auto_get(pool, class, &a);
-		seq_printf(m, "class_%zu: %s iommu_ns=%llu bounce_ns=%llu samples=%lu/%lu switches=%lu\n",
+		seq_printf(m, "class_%zu: %s iommu_ns=%llu bounce_ns=%llu samples=%lu/%lu switches=%lu explore=1/%u\n",
 			   iob_class_size(class), a.bounce ? "bounce" : "iommu",
 			   a.iommu_ns, a.bounce_ns, a.samples[IOB_PATH_IOMMU],
-			   a.samples[IOB_PATH_BOUNCE], a.switches);
+			   a.samples[IOB_PATH_BOUNCE], a.switches,
+			   a.explore_every);
 	}
 	return 0;
 }

@@ -262,6 +262,7 @@ void *iommu_dma_bounce_slot_vaddr(struct iommu_dma_bounce_pool *pool,
  * @bounce_ns: the same through the pool (copies included)
  * @samples: measurements taken, IOMMU path then pool
  * @switches: times the decision changed
+ * @explore_every: one candidate in this many takes the path not chosen
  */
 struct iommu_dma_bounce_auto_state {
 	bool bounce;
@@ -269,6 +270,7 @@ struct iommu_dma_bounce_auto_state {
 	u64 bounce_ns;
 	unsigned long samples[2];
 	unsigned long switches;
+	unsigned int explore_every;
 };
 
 void iommu_dma_bounce_auto_sample(struct iommu_dma_bounce_pool *pool,
