@@ -5,8 +5,9 @@
 Reads what bench/run.sh wrote: fio.csv (IOPS per repetition), cpu.csv
 (busy CPU ticks and bytes of each measured run), prof.csv (the ftrace
 function profiler's hits and times of the profiler pass), pool-time.csv
-(the pool sampler), pool.csv and classes.csv (the pool's counters and
-bounce-auto's decisions), dmab.csv (dma_map_benchmark) and meta.
+(the pool sampler), pool.csv, classes.csv and decisions.csv (the pool's
+counters, bounce-auto's decisions at the end of each boot and after each
+run), dmab.csv (dma_map_benchmark) and meta.
 
 For each IOMMU: median IOPS per mode and workload with the min-max range
 over the repetitions, the ratio of medians against strict and against
@@ -201,6 +202,7 @@ def main():
     poolt = read_rows(os.path.join(R, "pool-time.csv"))
     dmab = read_rows(os.path.join(R, "dmab.csv"))
     classes = read_rows(os.path.join(R, "classes.csv"))
+    decisions = read_rows(os.path.join(R, "decisions.csv"))
     cost, funcs = costs(prof, cpu)
 
     reps = sorted({len(v) for v in data.values()})
@@ -407,6 +409,29 @@ def main():
 
         # bounce-auto decisions
         # Only the auto mode decides: other modes show untouched zeros
+        dc = {(r["rw"], int(r["bs"]), r["rep"]): r for r in decisions
+              if r["iommu"] == iommu and r["mode"] == "bounce-auto"}
+        if dc:
+            reps_d = sorted({k[2] for k in dc}, key=int)
+            md += ["", "### bounce-auto decisions after each run", "",
+                   "The decision of the run's size class when the run ended, the two "
+                   "estimates behind it (IOMMU vs pool, us per map+unmap as timed; pool "
+                   "time counts twice in the decision) and the mappings the pool served during the "
+                   "run, warm-up included:", ""]
+            rows = []
+            for rw, b in wls:
+                row = [f"{rw} {bs_label(b)}"]
+                for rp in reps_d:
+                    r = dc.get((rw, b, rp))
+                    if r is None:
+                        row.append("-")
+                        continue
+                    est = dict(kv.split("=", 1) for kv in r["detail"].split() if "=" in kv)
+                    row.append(f"{r['decision']} ({int(est.get('iommu_ns', 0)) / 1000:.0f} vs "
+                               f"{int(est.get('bounce_ns', 0)) / 1000:.0f} us, "
+                               f"{int(r['pool_maps']) / 1000:.1f}k maps)")
+                rows.append(row)
+            md += table(["run"] + [f"rep {rp}" for rp in reps_d], rows)
         cl = [r for r in classes if r["iommu"] == iommu and r["mode"] == "bounce-auto"]
         md += ["", "### bounce-auto decisions (debugfs class_ lines at the end of each boot)", ""]
         auto_modes = [m for m in modes if m == "bounce-auto"]

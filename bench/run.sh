@@ -56,8 +56,10 @@
 # Writes to RESULTS: fio.csv (iommu,mode,rw,bs,rep,iops), cpu.csv (busy
 # CPU ticks and bytes per measured run), prof.csv (the profiler's hits and
 # times), pool.csv (pool counters after each boot), pool-time.csv,
-# classes.csv (bounce-auto's class_ decisions), dmab.csv (dir as
-# dma_map_benchmark -d: 0 bidirectional, 1 to device, 2 from device), meta,
+# classes.csv (bounce-auto's class_ decisions at the end of each boot),
+# decisions.csv (the same after each run, for the run's class), dmab.csv
+# (dir as dma_map_benchmark -d: 0 bidirectional, 1 to device, 2 from
+# device), meta,
 # and for every boot under RESULTS/bench/ NAME.console (ttyS0), NAME.res
 # (the guest's results port) and NAME.log (all qemu.sh printed); then
 # bench/report.py writes report.md, costs.csv, costs-funcs.csv and
@@ -200,6 +202,7 @@ echo "iommu,mode,rw,bs,set,bytes,func,hits,time_us" >"$RESULTS/prof.csv"
 echo "iommu,mode,rep,key,value" >"$RESULTS/pool.csv"
 echo "iommu,mode,t,phase,bs,pool_bytes,inflight_bytes,inflight_reqs_now" >"$RESULTS/pool-time.csv"
 echo "iommu,mode,rep,class,decision,detail" >"$RESULTS/classes.csv"
+echo "iommu,mode,rep,rw,bs,pool_maps,class,decision,detail" >"$RESULTS/decisions.csv"
 echo "iommu,mode,threads,dir,pages,map_us,unmap_us,map_sd_us,unmap_sd_us" >"$RESULTS/dmab.csv"
 
 in_list() { local x=$1; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
@@ -335,7 +338,8 @@ boot() {
 kv() { local k=$1; shift; sed -n "s/.* $k=\([^ ]*\).*/\1/p" <<<" $*"; }
 
 # pool_lines IOMMU MODE REP: the pool's counters from $res into pool.csv,
-# the class_ lines (bounce-auto's decisions, text) into classes.csv
+# the class_ lines (bounce-auto's decisions, text) into classes.csv, the
+# decision after each run into decisions.csv
 pool_lines() {
 	sed -n '/^@@IOB POOL class_/d; s/^@@IOB POOL \([a-z_0-9]*\)=\(.*\)$/'"$1,$2,$3"',\1,\2/p' \
 		"$res" >>"$RESULTS/pool.csv"
@@ -343,6 +347,10 @@ pool_lines() {
 	while read -r cls dec detail; do
 		echo "$1,$2,$3,$cls,$dec,\"${detail//\"/\"\"}\""
 	done >>"$RESULTS/classes.csv"
+	sed -n 's/^@@IOB CLASS rw=\([a-z]*\) bs=\([0-9]*\) maps=\([0-9]*\) class_\([0-9]*\)=\([a-z]*\) *\(.*\)$/\1 \2 \3 \4 \5 \6/p' "$res" |
+	while read -r rw bs maps cls dec detail; do
+		echo "$1,$2,$3,$rw,$bs,$maps,$cls,$dec,\"${detail//\"/\"\"}\""
+	done >>"$RESULTS/decisions.csv"
 }
 
 for rep in $(seq 1 "$REPS"); do

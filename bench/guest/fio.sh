@@ -29,6 +29,11 @@
 #       each counted over SEC seconds (the first after WARMUP s of I/O)
 #       between two snapshots of the counters, with the bytes moved in
 #       between from /sys/block/<dev>/stat
+#   @@IOB CLASS rw=<rw> bs=<bytes> maps=<n> class_<size>=<decision> <estimates>
+#       after each measured run, when the pool is in mode auto: how many
+#       mappings the pool served during the run (warm-up included) and
+#       the decision and estimates of the size class the run's mappings
+#       fall in (the largest slot's for larger blocks)
 #   @@IOB POOL <key>=<value>               the pool's debugfs stats at the end
 #
 # plus "@@IOB KERNEL", "@@IOB CMDLINE" and "@@IOB DEVICE" lines first and
@@ -186,6 +191,17 @@ if [ "$POOLT" = 1 ]; then
 	spid=$!
 fi
 
+# pool_stat KEY: a value of the pool's stats, empty without a pool
+pool_stat() { [ -r "$stats" ] && sed -n "s/^$1: //p" "$stats"; }
+
+# The auto policy's size class of a mapping of BYTES: the smallest slot
+# that holds it, the largest for anything bigger (NVMe splits those).
+auto_class() {
+	c=4096
+	while [ "$c" -lt "$1" ] && [ "$c" -lt 131072 ]; do c=$(( c * 2 )); done
+	echo "$c"
+}
+
 n=0
 for w in $workloads; do
 	rw=${w%%:*}
@@ -195,6 +211,7 @@ for w in $workloads; do
 	say "rw=$rw bs=$bytes: warm-up ${WARMUP}s, measuring ${RUNTIME}s"
 	# CPU and bytes from the end of the warm-up (fio's start-up done and
 	# I/O going for WARMUP s) to the end of fio: about fio's window.
+	m0=$(pool_stat maps)
 	runfio "$rw" "$bytes" "$WARMUP" "$RUNTIME" /tmp/fio.out &
 	fpid=$!
 	wait_io
@@ -213,6 +230,10 @@ for w in $workloads; do
 	[ "$iops" -gt 0 ] || fail "fio measured 0 IOPS for $w"
 	[ -s /tmp/fio.err ] && { say "fio stderr:"; cat /tmp/fio.err >&2; }
 	proto "FIO rw=$rw bs=$bytes iops=$iops bytes=$(( b1 - b0 )) busy=$(( c1 - c0 )) hz=100"
+	if [ "$(pool_stat mode)" = auto ]; then
+		cls=$(auto_class "$bytes")
+		proto "CLASS rw=$rw bs=$bytes maps=$(( $(pool_stat maps) - m0 )) class_$cls=$(pool_stat "class_$cls")"
+	fi
 	n=$(( n + 1 ))
 done
 
