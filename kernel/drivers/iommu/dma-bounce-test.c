@@ -1092,6 +1092,18 @@ static void auto_feed(struct kunit *test, bool bounced, u64 map_ns,
 				     IOMMU_DMA_BOUNCE_COST_UNMAP, unmap_ns);
 }
 
+/* @n measured mappings of class 0 on each path, at fixed costs. */
+static void auto_feed_both(struct kunit *test, int n, u64 iommu_map,
+			   u64 iommu_unmap, u64 bounce_map, u64 bounce_unmap)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		auto_feed(test, false, iommu_map, iommu_unmap);
+		auto_feed(test, true, bounce_map, bounce_unmap);
+	}
+}
+
 /*
  * Switch the pool to the auto policy and feed class 0 forty mappings of
  * fixed costs on each path: enough for both to be warm and decided.
@@ -1100,14 +1112,11 @@ static void auto_train(struct kunit *test, u64 iommu_map, u64 iommu_unmap,
 		       u64 bounce_map, u64 bounce_unmap)
 {
 	struct iob_test *t = test->priv;
-	int i;
 
 	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
 				    TEST_MAX_BYTES);
-	for (i = 0; i < 40; i++) {
-		auto_feed(test, false, iommu_map, iommu_unmap);
-		auto_feed(test, true, bounce_map, bounce_unmap);
-	}
+	auto_feed_both(test, 40, iommu_map, iommu_unmap, bounce_map,
+		       bounce_unmap);
 }
 
 static void iob_auto_converges(struct kunit *test)
@@ -1192,7 +1201,6 @@ static void iob_auto_no_flap_on_noise(struct kunit *test)
 static void iob_auto_bounces_only_on_a_clear_win(struct kunit *test)
 {
 	struct iommu_dma_bounce_auto_state *st;
-	int i;
 
 	auto_train(test, 1250, 1250, 750, 750);
 	st = auto_state(test);
@@ -1201,28 +1209,19 @@ static void iob_auto_bounces_only_on_a_clear_win(struct kunit *test)
 	/* The pool is the cheaper path to explore: no scaling down */
 	KUNIT_EXPECT_EQ(test, st->explore_every, 64);
 
-	for (i = 0; i < 100; i++) {
-		auto_feed(test, false, 1250, 1250);
-		auto_feed(test, true, 500, 500);
-	}
+	auto_feed_both(test, 100, 1250, 1250, 500, 500);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
 
 	/* Pool at 1/2.08 of the IOMMU, inside the margin: stays bounced */
-	for (i = 0; i < 100; i++) {
-		auto_feed(test, false, 1250, 1250);
-		auto_feed(test, true, 600, 600);
-	}
+	auto_feed_both(test, 100, 1250, 1250, 600, 600);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
 
 	/* Pool at 1/1.67: weighed, the IOMMU wins by more than 1/8 */
-	for (i = 0; i < 100; i++) {
-		auto_feed(test, false, 1250, 1250);
-		auto_feed(test, true, 750, 750);
-	}
+	auto_feed_both(test, 100, 1250, 1250, 750, 750);
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 2);
