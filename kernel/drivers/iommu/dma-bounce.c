@@ -18,9 +18,9 @@
  * takes the local CPU's uncontended lock. When neither has an idle slot, half
  * of another CPU's stack is moved to the depot first, so the pool grows only
  * when no slot is idle anywhere: memory follows the DMA in flight. Then the
- * pool grows from atomic context; when it cannot (at its cap, out of memory or IOVA
- * space, mapping too large) the caller maps the buffer the normal way: a
- * bounce pool never fails a mapping.
+ * pool grows from atomic context; when it cannot (at its cap, out of memory
+ * or IOVA space, mapping too large) the caller maps the buffer the normal
+ * way: a bounce pool never fails a mapping.
  *
  * Memory is bounded by a per-domain cap and given back by aging (slots idle
  * for IOB_IDLE_TIME) and by a shrinker. Slots are unmapped in batches with one
