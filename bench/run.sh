@@ -334,6 +334,21 @@ boot() {
 	echo "boot_secs.$name=$(( $(date +%s) - t0 ))" >>"$RESULTS/meta"
 }
 
+# script_done NAME SCRIPT TAG COUNT: the guest script SCRIPT of boot NAME
+# ran to its end: no "@@IOB TAG-ERROR", init's "@@IOB END bench/SCRIPT
+# pass", and its "@@IOB TAG-DONE count=COUNT" (all COUNT results given).
+script_done() {
+	local name=$1 script=$2 tag=$3 count=$4
+	if grep -q "^@@IOB $tag-ERROR" "$res" ||
+	   ! grep -q "^@@IOB END bench/$script pass" "$res"; then
+		tail -n 40 "$res" >&2
+		fail "$script failed in boot $name (results: $res)"
+	fi
+	grep -q "^@@IOB $tag-DONE count=$count\$" "$res" ||
+		{ tail -n 30 "$RESULTS/bench/$name.console" >&2 2>/dev/null || true
+		  fail "boot $name ended without $tag-DONE count=$count (results: $res)"; }
+}
+
 # kv KEY LINE: the value of KEY=value in a protocol line
 kv() { local k=$1; shift; sed -n "s/.* $k=\([^ ]*\).*/\1/p" <<<" $*"; }
 
@@ -370,14 +385,7 @@ for rep in $(seq 1 "$REPS"); do
 			args+=",$(IFS=,; echo "${workloads[*]}")"
 			boot "$name" "$iommu" "$SMP" "$tmo" \
 			     "${MODE_ARGS[$mode]} iob.run=bench:fio.sh iob.args=$args" "$mode"
-			if grep -q '^@@IOB FIO-ERROR' "$res" ||
-			   ! grep -q "^@@IOB END bench/fio.sh pass" "$res"; then
-				tail -n 40 "$res" >&2
-				fail "fio.sh failed in boot $name (results: $res)"
-			fi
-			grep -q "^@@IOB FIO-DONE count=$n_wl\$" "$res" 2>/dev/null ||
-				{ tail -n 30 "$RESULTS/bench/$name.console" >&2 2>/dev/null || true
-				  fail "boot $name ended without FIO-DONE count=$n_wl (results: $res)"; }
+			script_done "$name" fio.sh FIO "$n_wl"
 			gtype=$(sed -n 's/^@@IOB DEVICE .* type=\([^ ]*\).*/\1/p' "$res")
 			[ "$gtype" = "${MODE_GROUP_TYPE[$mode]}" ] ||
 				fail "NVMe of $name is in an IOMMU domain of type '$gtype'," \
@@ -438,11 +446,7 @@ for iommu in "${iommus[@]}"; do
 		args="threads=$(IFS=+; echo "${dmab_threads[*]}"),seconds=$DMAB_SECONDS,$(IFS=,; echo "${dmab_pages[*]}")"
 		boot "$name" "$iommu" "$DMAB_SMP" "$timeout_dmab" \
 		     "${MODE_ARGS[$mode]} iob.run=bench:dmab.sh iob.args=$args" "$mode"
-		if grep -q '^@@IOB DMAB-ERROR' "$res" ||
-		   ! grep -q "^@@IOB DMAB-DONE count=$n_dmab\$" "$res"; then
-			tail -n 20 "$res" >&2
-			fail "dmab.sh failed in boot $name (results: $res)"
-		fi
+		script_done "$name" dmab.sh DMAB "$n_dmab"
 		while read -r line; do
 			echo "$iommu,$mode,$(kv threads "$line"),$(kv dir "$line"),$(kv pages "$line"),$(kv map_us "$line"),$(kv unmap_us "$line"),$(kv map_sd_us "$line"),$(kv unmap_sd_us "$line")"
 		done < <(grep '^@@IOB DMAB ' "$res") >>"$RESULTS/dmab.csv"
