@@ -162,17 +162,16 @@ def costs(prof, cpu):
                 c["map_us"] = sum(m[f][1] for f in MAP_FUNCS if f in m) / (b / GIB)
                 c["unmap_us"] = sum(m[f][1] for f in UNMAP_FUNCS if f in m) / (b / GIB)
                 c["maps"] = sum(m[f][0] for f in MAP_FUNCS if f in m) / (b / GIB)
-            for f, (h, us, b) in m.items():
-                funcs.append(list(k) + ["map", f, h / (b / GIB) if b else None,
-                                        us / (b / GIB) if b else None])
         q = sets.get("req", {})
         if q:
             b = next(iter(q.values()))[2]
             if b > 0:
                 c["req"] = sum(h for h, _, _ in q.values()) / (b / GIB)
                 c["req_detail"] = {f: h / (b / GIB) for f, (h, _, _) in q.items()}
-            for f, (h, us, b) in q.items():
-                funcs.append(list(k) + ["req", f, h / (b / GIB) if b else None,
+        # Every profiled function of both sets, per GiB
+        for st in ("map", "req"):
+            for f, (h, us, b) in sets.get(st, {}).items():
+                funcs.append(list(k) + [st, f, h / (b / GIB) if b else None,
                                         us / (b / GIB) if b else None])
         out[k] = c
     # CPU time per I/O, median over the repetitions' measured runs
@@ -416,8 +415,8 @@ def main():
             md += ["", "### bounce-auto decisions after each run", "",
                    "The decision of the run's size class when the run ended, the two "
                    "estimates behind it (IOMMU vs pool, us per map+unmap as timed; pool "
-                   "time counts twice in the decision) and the mappings the pool served during the "
-                   "run, warm-up included:", ""]
+                   "time counts twice in the decision) and the mappings the pool served "
+                   "during the run, warm-up included:", ""]
             rows = []
             for rw, b in wls:
                 row = [f"{rw} {bs_label(b)}"]
