@@ -35,6 +35,13 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 #define TEST_IDLE_LATER		(10 * HZ)
 #define TEST_MASK_28		DMA_BIT_MASK(28)
 #define TEST_STEAL_SLOTS	8	/* fewer than a CPU stack holds */
+/* The auto policy's constants the tests count with (IOB_* in dma-bounce.c) */
+#define TEST_BURST_NS		(32 * NSEC_PER_MSEC)
+#define TEST_WINDOW_NS		(TEST_BURST_NS / 2)
+#define TEST_RATE_ONE		IOMMU_DMA_BOUNCE_RATE_ONE
+#define TEST_EXPLORE_EVERY	64
+#define TEST_SAMPLE_EVERY	16
+#define TEST_WARMUP		8
 
 struct fake_domain {
 	spinlock_t lock;	/* protects everything below */
@@ -1194,109 +1201,242 @@ static void iob_auto_no_flap_on_noise(struct kunit *test)
 }
 
 /*
- * Pool time counts twice: a copy timed 40 % cheaper than the IOMMU is not
- * enough to bounce, one under 1/2.25 of it is; and once bounced, the class
- * goes back only when the IOMMU beats the doubled pool time by 1/8.
+ * On time alone (no rate measured), a path must be cheaper by more than
+ * 1/8 to take over, in either direction.
  */
 static void iob_auto_bounces_only_on_a_clear_win(struct kunit *test)
 {
 	struct iommu_dma_bounce_auto_state *st;
 
-	auto_train(test, 1250, 1250, 750, 750);
+	/* The pool 8 % cheaper: not enough */
+	auto_train(test, 1250, 1250, 1150, 1150);
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 0);
+	KUNIT_EXPECT_EQ(test, st->rate, TEST_RATE_ONE);
 	/* The pool is the cheaper path to explore: no scaling down */
-	KUNIT_EXPECT_EQ(test, st->explore_every, 64);
+	KUNIT_EXPECT_EQ(test, st->explore_every, TEST_EXPLORE_EVERY);
 
-	auto_feed_both(test, 100, 1250, 1250, 500, 500);
+	/* 20 % cheaper: bounce */
+	auto_feed_both(test, 100, 1250, 1250, 1000, 1000);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
 
-	/* Pool at 1/2.08 of the IOMMU, inside the margin: stays bounced */
-	auto_feed_both(test, 100, 1250, 1250, 600, 600);
+	/* The IOMMU 8 % cheaper: stays bounced */
+	auto_feed_both(test, 100, 1250, 1250, 1350, 1350);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
 
-	/* Pool at 1/1.67: weighed, the IOMMU wins by more than 1/8 */
-	auto_feed_both(test, 100, 1250, 1250, 750, 750);
+	/* 20 % cheaper: back */
+	auto_feed_both(test, 100, 1250, 1250, 1500, 1500);
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 2);
 }
 
-/* How many of @n candidate mappings of one page take the IOMMU path. */
-static int auto_count_iommu(struct kunit *test, int n)
+/* The path iommu_dma_bounce_wanted() picks for one page at fake time @now. */
+static bool auto_wanted_at(struct kunit *test, phys_addr_t phys, u64 now)
 {
 	struct iob_test *t = test->priv;
-	phys_addr_t phys = virt_to_phys(test_buf(test, PAGE_SIZE, 2));
-	int i, iommu = 0;
 
-	/* The exploring is counted per CPU: stay on one */
-	preempt_disable();
-	for (i = 0; i < n; i++)
-		iommu += !iommu_dma_bounce_wanted(t->pool, phys, PAGE_SIZE);
-	preempt_enable();
-	return iommu;
+	t->fake.now = now;
+	return iommu_dma_bounce_wanted(t->pool, phys, PAGE_SIZE);
 }
 
-/* A path k times dearer is explored k times less often, up to 16 times. */
-static void iob_auto_explores_dearer_paths_less(struct kunit *test)
+/* One IOMMU path call of one page at fake time @at that costs @ns. */
+static void auto_iommu_call(struct kunit *test, phys_addr_t phys, u64 at,
+			    enum iommu_dma_bounce_cost_op op, u64 ns)
 {
-	struct iommu_dma_bounce_auto_state *st;
+	struct iob_test *t = test->priv;
+	u64 start;
+
+	t->fake.now = at;
+	start = iommu_dma_bounce_cost_begin(t->pool, phys, PAGE_SIZE, op);
+	t->fake.now = at + ns;
+	iommu_dma_bounce_cost_end(t->pool, phys, PAGE_SIZE, op, start);
+}
+
+/*
+ * @n mappings of one page through the pool starting at fake time @at, with
+ * every clock read moving the clock by @step: a timed pool call costs @step.
+ */
+static void auto_pool_calls(struct kunit *test, void *buf, int n, u64 at,
+			    u64 step)
+{
+	struct iob_test *t = test->priv;
+	dma_addr_t dma;
 	int i;
 
-	/* The IOMMU 4x dearer: one candidate in 4 * 64 explores it */
+	t->fake.now = at;
+	t->fake.clock_step = step;
+	for (i = 0; i < n; i++) {
+		dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+		KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+		test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	}
+	t->fake.clock_step = 0;
+}
+
+/*
+ * The path not chosen is explored in bursts: after a control window on the
+ * chosen path, every candidate takes the other path for one burst length,
+ * one part in 64 of the time, k times less for a path k times dearer, up
+ * to 16 times.
+ */
+static void iob_auto_explores_in_bursts(struct kunit *test)
+{
+	phys_addr_t phys = virt_to_phys(test_buf(test, PAGE_SIZE, 2));
+	struct iommu_dma_bounce_auto_state *st;
+	struct iob_test *t = test->priv;
+	u64 t0 = TEST_BURST_NS, b1, period, now;
+	int i, explored = 0;
+
+	/* The clock stands still at t0 while the policy warms up */
+	t->fake.now = t0;
 	auto_train(test, 4000, 4000, 1000, 1000);
 	st = auto_state(test);
 	KUNIT_ASSERT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->explore_every, 4 * 64);
-	KUNIT_EXPECT_EQ(test, auto_count_iommu(test, 10 * 4 * 64), 10);
+	KUNIT_EXPECT_EQ(test, st->explore_every, 4 * TEST_EXPLORE_EVERY);
+	period = 4 * TEST_EXPLORE_EVERY * TEST_BURST_NS;
 
-	/* 100x dearer: capped at 16 * 64 */
+	/* One burst length after warm-up the control window opens ... */
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, t0 + TEST_BURST_NS - 1));
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, t0 + TEST_BURST_NS));
+	/* ... and after it the burst, one burst length long */
+	b1 = t0 + TEST_BURST_NS + TEST_WINDOW_NS;
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 - 1));
+	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1));
+	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys,
+						b1 + TEST_BURST_NS - TEST_WINDOW_NS));
+	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1 + TEST_BURST_NS - 1));
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 + TEST_BURST_NS));
+	KUNIT_EXPECT_EQ(test, auto_state(test)->bursts, 1);
+
+	/* A candidate a millisecond: bursts 2 to 8, a period apart */
+	for (now = b1 + TEST_BURST_NS; now < b1 + 8 * period;
+	     now += NSEC_PER_MSEC)
+		explored += !auto_wanted_at(test, phys, now);
+	KUNIT_EXPECT_EQ(test, explored, 7 * TEST_BURST_NS / NSEC_PER_MSEC);
+	st = auto_state(test);
+	KUNIT_EXPECT_EQ(test, st->bursts, 8);
+	/* As many candidates came on both paths: no reason to move */
+	KUNIT_EXPECT_EQ(test, st->rate, TEST_RATE_ONE);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
+
+	/* 100x dearer: capped at 16 times fewer */
 	for (i = 0; i < 200; i++)
 		auto_feed(test, false, 100000, 100000);
 	st = auto_state(test);
 	KUNIT_EXPECT_GE(test, st->iommu_ns, 16 * st->bounce_ns);
-	KUNIT_EXPECT_EQ(test, st->explore_every, 16 * 64);
-	KUNIT_EXPECT_EQ(test, auto_count_iommu(test, 4 * 16 * 64), 4);
+	KUNIT_EXPECT_EQ(test, st->explore_every, 16 * TEST_EXPLORE_EVERY);
+}
+
+/*
+ * A burst's first half lets the other path's mappings drain and is not
+ * timed; the calls of its second half count as one sample, which moves the
+ * estimate half way to their mean. The chosen path is not sampled during
+ * the burst, and a window with few candidates gives no rate.
+ */
+static void iob_auto_burst_is_one_sample(struct kunit *test)
+{
+	u8 *buf = test_buf(test, PAGE_SIZE, 4);
+	phys_addr_t phys = virt_to_phys(buf);
+	struct iommu_dma_bounce_auto_state *st;
+	struct iob_test *t = test->priv;
+	u64 t0 = TEST_BURST_NS, start, half, pool_ns;
+	unsigned long pool_samples;
+	int i;
+
+	t->fake.now = t0;
+	auto_train(test, 4000, 4000, 1000, 1000);
+	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
+	start = t0 + TEST_BURST_NS + TEST_WINDOW_NS;
+	half = start + TEST_BURST_NS - TEST_WINDOW_NS;
+
+	/* Outside a burst, pool calls are samples: 3000 each pulls it up */
+	auto_pool_calls(test, buf, 4 * TEST_SAMPLE_EVERY, t0, 3000);
+	st = auto_state(test);
+	KUNIT_EXPECT_GT(test, st->bounce_ns, 2000);
+	KUNIT_EXPECT_GT(test, st->samples[1], 80);
+	pool_ns = st->bounce_ns;
+	pool_samples = st->samples[1];
+
+	KUNIT_ASSERT_TRUE(test, auto_wanted_at(test, phys, start - TEST_WINDOW_NS));
+	KUNIT_ASSERT_FALSE(test, auto_wanted_at(test, phys, start));
+	/* First half: dear, not counted */
+	auto_iommu_call(test, phys, start + 1, IOMMU_DMA_BOUNCE_COST_MAP, 50000);
+	auto_iommu_call(test, phys, half - 1, IOMMU_DMA_BOUNCE_COST_UNMAP, 50000);
+	/* Second half, from the first candidate in it: 2000 per call */
+	KUNIT_ASSERT_FALSE(test, auto_wanted_at(test, phys, half));
+	for (i = 0; i < 4; i++) {
+		auto_iommu_call(test, phys, half + i, IOMMU_DMA_BOUNCE_COST_MAP,
+				2000);
+		auto_iommu_call(test, phys, half + i,
+				IOMMU_DMA_BOUNCE_COST_UNMAP, 2000);
+	}
+	/* Pool calls made during the burst are no samples of the pool path */
+	auto_pool_calls(test, buf, 4 * TEST_SAMPLE_EVERY, half, 50000);
+	st = auto_state(test);
+	KUNIT_EXPECT_EQ(test, st->bursts, 0);
+	KUNIT_EXPECT_EQ(test, st->iommu_ns, 8000);
+	KUNIT_EXPECT_EQ(test, st->bounce_ns, pool_ns);
+	KUNIT_EXPECT_EQ(test, st->samples[1], pool_samples);
+
+	/* The next candidate after the burst ends it: 4000 -> 3000 per call */
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys,
+					       start + TEST_BURST_NS));
+	st = auto_state(test);
+	KUNIT_EXPECT_EQ(test, st->bursts, 1);
+	KUNIT_EXPECT_EQ(test, st->iommu_ns, 6000);
+	KUNIT_EXPECT_EQ(test, st->samples[0], 80 + 8);
+	KUNIT_EXPECT_EQ(test, st->rate, TEST_RATE_ONE);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
 }
 
 /*
  * Candidate mappings of one page, each on the path iommu_dma_bounce_wanted()
  * picks: through the pool for real, or as an IOMMU mapping whose map and
- * unmap each cost @iommu_extra more than a pool call.
+ * unmap each cost @iommu_extra more than a pool call. The next candidate
+ * comes @gap[path] ns after one on that path, as from a device kept busy.
  * Return: how many took the IOMMU path.
  */
-static int auto_run(struct kunit *test, void *buf, int n, s64 iommu_extra)
+static int auto_run(struct kunit *test, void *buf, int n, s64 iommu_extra,
+		    const u64 gap[2])
 {
 	struct iob_test *t = test->priv;
 	phys_addr_t phys = virt_to_phys(buf);
 	enum iommu_dma_bounce_cost_op op;
 	int i, iommu = 0;
 	dma_addr_t dma;
+	bool bounced;
 	u64 start;
 
 	for (i = 0; i < n; i++) {
-		if (iommu_dma_bounce_wanted(t->pool, phys, PAGE_SIZE)) {
+		bounced = iommu_dma_bounce_wanted(t->pool, phys, PAGE_SIZE);
+		if (bounced) {
 			dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
 			KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
 			test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
-			continue;
+		} else {
+			iommu++;
+			for (op = IOMMU_DMA_BOUNCE_COST_MAP;
+			     op < IOMMU_DMA_BOUNCE_NR_COST_OPS; op++) {
+				start = iommu_dma_bounce_cost_begin(t->pool,
+								    phys,
+								    PAGE_SIZE,
+								    op);
+				spin_lock(&t->fake.lock);
+				t->fake.now += iommu_extra;
+				spin_unlock(&t->fake.lock);
+				iommu_dma_bounce_cost_end(t->pool, phys,
+							  PAGE_SIZE, op, start);
+			}
 		}
-		iommu++;
-		for (op = IOMMU_DMA_BOUNCE_COST_MAP;
-		     op < IOMMU_DMA_BOUNCE_NR_COST_OPS; op++) {
-			start = iommu_dma_bounce_cost_begin(t->pool, phys,
-							    PAGE_SIZE, op);
-			spin_lock(&t->fake.lock);
-			t->fake.now += iommu_extra;
-			spin_unlock(&t->fake.lock);
-			iommu_dma_bounce_cost_end(t->pool, phys, PAGE_SIZE, op,
-						  start);
-		}
+		spin_lock(&t->fake.lock);
+		t->fake.now += gap[bounced];
+		spin_unlock(&t->fake.lock);
 	}
 	return iommu;
 }
@@ -1306,34 +1446,82 @@ static void iob_auto_learns_on_the_real_paths(struct kunit *test)
 	struct iob_test *t = test->priv;
 	u8 *buf = test_buf(test, PAGE_SIZE, 3);
 	struct iommu_dma_bounce_auto_state *st;
-	int n = 2048, iommu;
+	/*
+	 * A mapping every 4 ms on either path: a burst is 8 of them, too few
+	 * in a window for a rate, so time alone decides.
+	 */
+	const u64 gap[2] = { TEST_BURST_NS / 8, TEST_BURST_NS / 8 };
+	int burst = TEST_BURST_NS / gap[0];
+	/* Candidates between bursts while the IOMMU is 6x dearer */
+	int period = 6 * TEST_EXPLORE_EVERY * burst;
+	int n = 4 * period, iommu;
 
 	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
 				    TEST_MAX_BYTES);
 	t->fake.now = 1;
 	t->fake.clock_step = 1000;
 
-	/* IOMMU calls 6x dearer than pool calls: bounce, but keep looking */
-	iommu = auto_run(test, buf, n, 5000);
+	/*
+	 * IOMMU calls 6x dearer than pool calls: bounce, but keep looking.
+	 * Warm-up sends 1 in 2 each way until the IOMMU has 8 samples of
+	 * each op; then a burst soon after it and one a period.
+	 */
+	iommu = auto_run(test, buf, n, 5000, gap);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 12000);
-	/* Warm-up sends 1 in 2 each way; then 1 in 6 * 64 */
-	KUNIT_EXPECT_GE(test, iommu, n / 256);
-	KUNIT_EXPECT_LE(test, iommu, n / 64);
-	KUNIT_EXPECT_GT(test, test_stats(test)->maps, n - n / 64);
+	KUNIT_EXPECT_EQ(test, st->bursts, 4);
+	KUNIT_EXPECT_EQ(test, st->rate, TEST_RATE_ONE);
+	KUNIT_EXPECT_GE(test, iommu, TEST_WARMUP + 4 * burst);
+	KUNIT_EXPECT_LE(test, iommu, 2 * TEST_WARMUP + 4 * burst);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, n - iommu);
 
-	/*
-	 * The IOMMU becomes 10x cheaper than the pool: back, once. It is
-	 * explored less while its estimate is still 6x: allow 4n mappings.
-	 */
-	auto_run(test, buf, 4 * n, -900);
+	/* The IOMMU becomes 10x cheaper than the pool: back, once */
+	auto_run(test, buf, n, -900, gap);
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 2);
-	iommu = auto_run(test, buf, n, -900);
-	KUNIT_EXPECT_GE(test, iommu, n - n / 64);
+	/* ... and it stays: the pool, 10x dearer, is explored 10x less */
+	iommu = auto_run(test, buf, period, -900, gap);
+	KUNIT_EXPECT_GE(test, iommu, period - burst);
+	KUNIT_EXPECT_EQ(test, auto_state(test)->switches, 2);
+}
+
+/*
+ * While the class keeps its device busy, the path that moves more mappings
+ * wins even if its calls time dearer: the pool's calls here take twice as
+ * long as the IOMMU's, but a device fed through the pool asks for the next
+ * mapping twice as soon.
+ */
+static void iob_auto_rate_beats_time(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 5);
+	struct iommu_dma_bounce_auto_state *st;
+	const u64 gap[2] = { NSEC_PER_MSEC, NSEC_PER_MSEC / 2 };
+	/* Eight periods of candidates at the pool's pace */
+	int n = 8 * TEST_EXPLORE_EVERY * TEST_BURST_NS / gap[1];
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
+				    TEST_MAX_BYTES);
+	t->fake.now = 1;
+	t->fake.clock_step = 1000;
+
+	/* IOMMU calls cost 500 ns, pool calls 1000 ns */
+	auto_run(test, buf, n, -500, gap);
+	st = auto_state(test);
+	KUNIT_EXPECT_LT(test, st->iommu_ns, st->bounce_ns);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->switches, 1);
+	/*
+	 * Each burst moves the rate a quarter of the way from "as fast" to
+	 * twice (give or take the clock's own steps): after 7 bursts it is
+	 * within 7 % of it.
+	 */
+	KUNIT_EXPECT_GE(test, st->bursts, 7);
+	KUNIT_EXPECT_GE(test, st->rate, 2 * TEST_RATE_ONE * 9 / 10);
+	KUNIT_EXPECT_LE(test, st->rate, 2 * TEST_RATE_ONE);
 }
 
 static void iob_auto_only_in_auto_mode(struct kunit *test)
@@ -1405,8 +1593,10 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_auto_switches_when_costs_cross),
 	KUNIT_CASE(iob_auto_no_flap_on_noise),
 	KUNIT_CASE(iob_auto_bounces_only_on_a_clear_win),
-	KUNIT_CASE(iob_auto_explores_dearer_paths_less),
+	KUNIT_CASE(iob_auto_explores_in_bursts),
+	KUNIT_CASE(iob_auto_burst_is_one_sample),
 	KUNIT_CASE(iob_auto_learns_on_the_real_paths),
+	KUNIT_CASE(iob_auto_rate_beats_time),
 	KUNIT_CASE(iob_auto_only_in_auto_mode),
 	{}
 };

@@ -40,25 +40,35 @@
  * default, lets each pool find out per size class which path is cheaper on
  * its own IOMMU: a copy beats a map+unmap by far when an IOMMU request is a
  * VM exit, not at all under an emulator where the copy is slow and the
- * request cheap, and the answer changes with load. The pool times, on the
- * real paths, a sample of the map and unmap calls of each path (one in
- * IOB_SAMPLE_EVERY, every one during warm-up), keeps an exponentially
- * weighted average of each, and bounces a class when its pool path is the
- * cheaper one, counting pool time IOB_BOUNCE_WEIGHT times: a copy has costs
- * its timer does not see (the caches it sweeps, CPU time the rest of the
- * system needed), while part of an IOMMU call's time is spent waiting on
- * the IOMMU, or on the VMM's thread that emulates it, which is not all lost
- * to the system. Bouncing has to win clearly; where it does not, the class
- * stays on the path the kernel would have taken without the pool.
+ * request cheap, and the answer changes with load.
  *
- * A few candidate mappings take the path not chosen so that its estimate
- * stays current: one in IOB_EXPLORE_EVERY, times how much dearer that path
- * is (at most IOB_EXPLORE_SCALE_MAX times), so that exploring never costs
- * more than about 1/IOB_EXPLORE_EVERY of the chosen path's time. The
- * decision only moves when the other path is cheaper by more than
- * 1/2^IOB_HYSTERESIS_SHIFT, so noise does not make it flap. A pool path
- * sample that had to grow a slot is not taken: growing is a one-off cost the
- * pool amortises.
+ * Two measures, both taken on the real paths. The time of a map and of an
+ * unmap on each path: the pool times a sample of its calls (one in
+ * IOB_SAMPLE_EVERY, every one during warm-up), dma-iommu brackets its IOMMU
+ * work for the pool to time, and each is an exponentially weighted average.
+ * And the rate at which the class's mappings come on each path. While the
+ * class keeps its device busy, that rate is the throughput the device's
+ * users see, and it counts what the time of a call cannot: the work of the
+ * VMM thread that emulates the IOMMU beside the device, the interrupts a
+ * long copy holds up. Where the rates differ by more than
+ * 1/2^IOB_HYSTERESIS_SHIFT the faster path wins. Otherwise (the device is
+ * not kept busy, or both paths keep up with it) the path cheaper in time
+ * wins, if it is cheaper by that margin, so noise does not make it flap.
+ *
+ * The path not chosen is measured in bursts: a control window counts the
+ * candidates on the chosen path, then for IOB_BURST_NS every candidate
+ * takes the other path. A path looks dearer while it carries a few mappings
+ * among many of the other (its code and data are cold, it queues behind the
+ * other path's work on the IOMMU or in the VMM), so the first half of a
+ * burst lets the other path's mappings drain and only the second half is
+ * counted and timed, as long as the control window; its means count as one
+ * sample. Bursts take one part in IOB_EXPLORE_EVERY of the time, times how
+ * much dearer in time the path not chosen is (at most IOB_EXPLORE_SCALE_MAX
+ * times), so that exploring never costs more than about
+ * 1/IOB_EXPLORE_EVERY of the chosen path's time. For the same reason the
+ * chosen path is not timed during a burst and for half a burst after it. A
+ * pool path sample that had to grow a slot is not taken: growing is a
+ * one-off cost the pool amortises.
  */
 
 #define pr_fmt(fmt) "iommu-bounce: " fmt
@@ -104,25 +114,47 @@
 #define IOB_DEFAULT_THRESHOLD	SZ_16K
 #define IOB_DEFAULT_MAX_BYTES	SZ_64M
 /*
- * Auto policy: a new sample weighs 1/2^IOB_COST_SHIFT in the average; one
- * call in IOB_SAMPLE_EVERY on the chosen path is timed; one candidate in
- * IOB_EXPLORE_EVERY (up to IOB_EXPLORE_SCALE_MAX times fewer) tries the other
- * path (one in two until both paths have IOB_WARMUP samples of each op); a
- * sample is clamped to IOB_SPIKE_MAX times the average so that one
- * interrupted measurement cannot swing it. With these values one sample
- * moves an average by at most 1/16, half of the 1/8 margin
- * (IOB_HYSTERESIS_SHIFT) the other path must win by: no single outlier
- * flips a decision.
+ * Auto policy: a new sample of the chosen path weighs 1/2^IOB_COST_SHIFT in
+ * its average; one call in IOB_SAMPLE_EVERY on that path is timed; a sample
+ * is clamped to IOB_SPIKE_MAX times the average so that one interrupted
+ * measurement cannot swing it. With these values one sample moves an
+ * average by at most 1/16, half of the 1/8 margin (IOB_HYSTERESIS_SHIFT)
+ * the other path must win by: no single outlier flips a decision. Until
+ * both paths have IOB_WARMUP samples of each op, one candidate in two takes
+ * each path and every call is timed.
  */
 #define IOB_COST_SHIFT		4
 #define IOB_SAMPLE_EVERY	16
-#define IOB_EXPLORE_EVERY	64
 #define IOB_WARMUP		8
 #define IOB_SPIKE_MAX		2
 #define IOB_HYSTERESIS_SHIFT	3
-/* How many times its timed cost a pool path call counts (see the top) */
-#define IOB_BOUNCE_WEIGHT	2
-/* Explore a path k times dearer k times less often, up to this factor */
+/*
+ * Bursts (see the top): one lasts IOB_BURST_NS; the control window before
+ * it and its counted second half last IOB_WINDOW_NS each, its first half
+ * (and the time after it in which the chosen path is not timed)
+ * IOB_SETTLE_NS. A burst's mean times weigh 1/2^IOB_BURST_SHIFT: they
+ * average many calls, so they weigh more than one sample, yet one burst
+ * alone moves an estimate at most half way. Its calls are clamped at
+ * IOB_BURST_SPIKE_MAX times the average, looser than single samples, so
+ * that an estimate far too low catches up in a few bursts. A burst's rate
+ * weighs 1/2^IOB_RATE_SHIFT in the average rate, which starts at "as
+ * fast": a window holds a few hundred mappings at most, so one burst's
+ * rate is noisier than its times, and no single burst can move the rate
+ * out of the margin from there unless the paths differ by a factor of 1.5
+ * or more. A window's rate counts only if it saw IOB_RATE_MIN candidates
+ * and lasted at most twice its length (the class was busy).
+ */
+#define IOB_BURST_NS		(32 * NSEC_PER_MSEC)
+#define IOB_WINDOW_NS		(IOB_BURST_NS / 2)
+#define IOB_SETTLE_NS		(IOB_BURST_NS - IOB_WINDOW_NS)
+#define IOB_BURST_SHIFT		1
+#define IOB_BURST_SPIKE_MAX	4
+#define IOB_RATE_SHIFT		2
+#define IOB_RATE_MIN		8
+/* The pool path's rate relative to the IOMMU path's, in 1/IOB_RATE_ONE */
+#define IOB_RATE_ONE		IOMMU_DMA_BOUNCE_RATE_ONE
+/* Bursts take 1/IOB_EXPLORE_EVERY of the time, k times less for k dearer */
+#define IOB_EXPLORE_EVERY	64
 #define IOB_EXPLORE_SCALE_MAX	16
 
 /* Slot state flags */
@@ -135,6 +167,14 @@ enum iob_path {
 	IOB_PATH_IOMMU,
 	IOB_PATH_BOUNCE,
 	IOB_NR_PATHS,
+};
+
+/* Where a class is in measuring the path it has not chosen */
+enum iob_phase {
+	IOB_PHASE_WAIT,		/* until the next control window */
+	IOB_PHASE_CONTROL,	/* the chosen path, candidates counted */
+	IOB_PHASE_SETTLE,	/* burst: the other path, its first half */
+	IOB_PHASE_MEASURE,	/* burst: its second half, counted and timed */
 };
 
 /**
@@ -177,8 +217,14 @@ struct iob_pcpu {
 	struct iob_cpu_cache	cache[IOB_NR_CLASSES];
 	unsigned long		maps;
 	unsigned long		bytes_bounced;
-	unsigned int		tick;	/* auto policy: which calls to time */
-	unsigned int		explore[IOB_NR_CLASSES];	/* and to explore */
+	/*
+	 * auto policy: which calls to time, one count per op: with one for
+	 * both, a CPU that maps and unmaps in turn would time only one op
+	 */
+	unsigned int		tick[IOMMU_DMA_BOUNCE_NR_COST_OPS];
+	/* auto policy: which path warms up, candidates seen, per class */
+	unsigned int		warmup[IOB_NR_CLASSES];
+	unsigned long		seen[IOB_NR_CLASSES];
 };
 
 /**
@@ -187,12 +233,33 @@ struct iob_pcpu {
  * @samples: measurements taken, per path and op
  * @bounce: the decision: bounce this class or not
  * @switches: times @bounce changed
- * @explore_every: one candidate in this many takes the other path; 0 until
+ * @explore_every: bursts take one part in this many of the time; 0 until
  *	both paths have warmed up
+ * @rate: average rate of candidates on the pool path relative to the IOMMU
+ *	path, in 1/IOB_RATE_ONE; IOB_RATE_ONE until bursts measure it
+ * @lock: serialises the bursts, see below
+ * @phase: an enum iob_phase
+ * @burst_path: the path the last burst explored
+ * @phase_end: clock when @phase ends
+ * @burst_start: clock when the last burst began
+ * @burst_end: clock when it ended
+ * @mark: clock when the window being counted began
+ * @mark_seen: candidates seen by then
+ * @control_ns: how long the last control window lasted
+ * @control_n: candidates it saw
+ * @burst_ns: time of the calls timed in the running burst, per op
+ * @burst_calls: how many calls that is, per op
+ * @bursts: bursts ended
  *
- * Updated without a lock by whichever CPU took a sample, with READ_ONCE()
- * and WRITE_ONCE(): two CPUs sampling at once may lose one sample, which an
- * estimate can afford, and nothing on the fast path waits for it.
+ * @ns, @samples, @bounce, @switches, @explore_every and @rate are updated
+ * without a lock by whichever CPU took a sample, with READ_ONCE() and
+ * WRITE_ONCE(): two CPUs sampling at once may lose one sample, which an
+ * estimate can afford, and nothing on the fast path waits for it. The burst
+ * fields are written under @lock, which is taken only when a phase ends and
+ * to add a call timed in a burst, so never on the fast path between bursts;
+ * the fast path reads @phase, @burst_path, @phase_end, @burst_start and
+ * @burst_end with READ_ONCE(). A burst folds into the averages with @lock
+ * held.
  */
 struct iob_cost {
 	u64			ns[IOB_NR_PATHS][IOMMU_DMA_BOUNCE_NR_COST_OPS];
@@ -200,6 +267,21 @@ struct iob_cost {
 	bool			bounce;
 	unsigned long		switches;
 	unsigned int		explore_every;
+	unsigned int		rate;
+
+	spinlock_t		lock;	/* see above */
+	u8			phase;
+	u8			burst_path;
+	u64			phase_end;
+	u64			burst_start;
+	u64			burst_end;
+	u64			mark;
+	unsigned long		mark_seen;
+	u64			control_ns;
+	unsigned long		control_n;
+	u64			burst_ns[IOMMU_DMA_BOUNCE_NR_COST_OPS];
+	unsigned long		burst_calls[IOMMU_DMA_BOUNCE_NR_COST_OPS];
+	unsigned long		bursts;
 };
 
 /* Idle slots of one size class shared by all CPUs; @lock protects both. */
@@ -786,6 +868,8 @@ static u64 iob_path_cost(struct iob_cost *c, enum iob_path path)
  * How often to explore the path not chosen: a path @other/@cur times dearer
  * than the chosen one is explored that many times less often, so that the
  * exploring costs about the same share of the time whatever the gap.
+ *
+ * Return: how many burst lengths from the start of a burst to the next.
  */
 static unsigned int iob_explore_every(u64 cur, u64 other)
 {
@@ -795,32 +879,48 @@ static unsigned int iob_explore_every(u64 cur, u64 other)
 }
 
 /*
- * Move a class to the other path only when that is clearly cheaper, pool
- * time weighed IOB_BOUNCE_WEIGHT times; then set how often to explore.
+ * Move a class to the other path only when that is clearly better: it moves
+ * more mappings, or, at equal rates, it costs less time. Then set how often
+ * to explore.
  */
 static void iob_decide(struct iommu_dma_bounce_pool *pool, unsigned int class)
 {
 	struct iob_cost *c = &pool->cost[class];
-	bool bounce = READ_ONCE(c->bounce);
+	unsigned int rate = READ_ONCE(c->rate), every;
+	bool bounce = READ_ONCE(c->bounce), want;
 	u64 iommu, pool_path, cur, other;
 
 	if (!iob_warm(c, IOB_PATH_IOMMU) || !iob_warm(c, IOB_PATH_BOUNCE))
 		return;
 	iommu = iob_path_cost(c, IOB_PATH_IOMMU);
 	pool_path = iob_path_cost(c, IOB_PATH_BOUNCE);
-	cur = bounce ? pool_path * IOB_BOUNCE_WEIGHT : iommu;
-	other = bounce ? iommu : pool_path * IOB_BOUNCE_WEIGHT;
-	if (other + (other >> IOB_HYSTERESIS_SHIFT) < cur) {
-		bounce = !bounce;
+	if (rate > IOB_RATE_ONE + (IOB_RATE_ONE >> IOB_HYSTERESIS_SHIFT)) {
+		want = true;
+	} else if (rate + (rate >> IOB_HYSTERESIS_SHIFT) < IOB_RATE_ONE) {
+		want = false;
+	} else {
+		cur = bounce ? pool_path : iommu;
+		other = bounce ? iommu : pool_path;
+		want = other + (other >> IOB_HYSTERESIS_SHIFT) < cur ? !bounce :
+								      bounce;
+	}
+	if (want != bounce) {
+		bounce = want;
 		WRITE_ONCE(c->bounce, bounce);
 		WRITE_ONCE(c->switches, READ_ONCE(c->switches) + 1);
 		trace_iommu_bounce_decide(pool->name, iob_class_size(class),
-					  bounce, iommu, pool_path);
+					  bounce, iommu, pool_path, rate);
 	}
-	/* Exploring costs real time, unweighed */
-	WRITE_ONCE(c->explore_every,
-		   bounce ? iob_explore_every(pool_path, iommu) :
-			    iob_explore_every(iommu, pool_path));
+	every = bounce ? iob_explore_every(pool_path, iommu) :
+			 iob_explore_every(iommu, pool_path);
+	/*
+	 * Warm: the first control window opens after one burst length, once
+	 * the warm-up's mix has drained. A CPU that sees @explore_every
+	 * before @phase_end opens it early, which is harmless.
+	 */
+	if (!READ_ONCE(c->explore_every))
+		WRITE_ONCE(c->phase_end, iob_clock(pool) + IOB_BURST_NS);
+	WRITE_ONCE(c->explore_every, every);
 }
 
 /* Fold one measurement into a class's averages, then re-decide. */
@@ -844,10 +944,156 @@ static void iob_sample(struct iommu_dma_bounce_pool *pool, unsigned int class,
 	iob_decide(pool, class);
 }
 
+/* @t - @since in ns, negative if @t is earlier (clocks of two CPUs) */
+static s64 iob_since(u64 t, u64 since)
+{
+	return (s64)(t - since);
+}
+
+/* Candidates of @class seen by all CPUs so far. */
+static unsigned long iob_seen(struct iommu_dma_bounce_pool *pool,
+			      unsigned int class)
+{
+	unsigned long n = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		n += READ_ONCE(per_cpu_ptr(pool->pcpu, cpu)->seen[class]);
+	return n;
+}
+
 /*
- * Start timing a call on @path if the auto policy wants this one measured:
- * every call on the path not chosen (it is only taken to be measured) and
- * during warm-up, one in IOB_SAMPLE_EVERY otherwise.
+ * The burst that just ended, as one sample: the mean time of its timed
+ * calls, per op, for the path it explored, and the rate of its second half
+ * against the control window's. Then re-decide and set when the next
+ * control window opens. Called with the class's lock held.
+ */
+static void iob_burst_fold(struct iommu_dma_bounce_pool *pool,
+			   unsigned int class, u64 now)
+{
+	struct iob_cost *c = &pool->cost[class];
+	enum iob_path path = c->burst_path;
+	enum iommu_dma_bounce_cost_op op;
+	unsigned long n = iob_seen(pool, class) - c->mark_seen;
+	u64 t = now - c->mark, avg, mean, r;
+	unsigned int rate;
+
+	lockdep_assert_held(&c->lock);
+	for (op = 0; op < IOMMU_DMA_BOUNCE_NR_COST_OPS; op++) {
+		if (!c->burst_calls[op])
+			continue;
+		mean = div64_ul(c->burst_ns[op], c->burst_calls[op]);
+		avg = READ_ONCE(c->ns[path][op]);
+		avg = avg - (avg >> IOB_BURST_SHIFT) + (mean >> IOB_BURST_SHIFT);
+		WRITE_ONCE(c->ns[path][op], avg);
+		WRITE_ONCE(c->samples[path][op],
+			   c->samples[path][op] + c->burst_calls[op]);
+	}
+	if (n >= IOB_RATE_MIN && c->control_n >= IOB_RATE_MIN &&
+	    t <= 2 * IOB_WINDOW_NS && c->control_ns <= 2 * IOB_WINDOW_NS) {
+		/* The explored path's rate over the chosen one's */
+		r = div64_u64(c->control_ns * n * IOB_RATE_ONE,
+			      c->control_n * t);
+		if (path == IOB_PATH_IOMMU)
+			r = div64_u64((u64)IOB_RATE_ONE * IOB_RATE_ONE, r ?: 1);
+		r = min_t(u64, r, IOB_RATE_ONE * IOB_RATE_ONE);
+		rate = READ_ONCE(c->rate);
+		rate = rate - (rate >> IOB_RATE_SHIFT) + (r >> IOB_RATE_SHIFT);
+		WRITE_ONCE(c->rate, rate);
+	}
+	WRITE_ONCE(c->burst_end, now);
+	WRITE_ONCE(c->bursts, c->bursts + 1);
+	iob_decide(pool, class);
+	WRITE_ONCE(c->phase_end, c->burst_start - IOB_WINDOW_NS +
+		   (u64)IOB_BURST_NS * READ_ONCE(c->explore_every));
+}
+
+/* Move @class's burst to its next phase, which starts @now. Lock held. */
+static void iob_burst_next(struct iommu_dma_bounce_pool *pool,
+			   unsigned int class, u64 now)
+{
+	struct iob_cost *c = &pool->cost[class];
+	enum iob_phase next = IOB_PHASE_WAIT;
+
+	lockdep_assert_held(&c->lock);
+	switch (c->phase) {
+	case IOB_PHASE_WAIT:
+		c->mark = now;
+		c->mark_seen = iob_seen(pool, class);
+		WRITE_ONCE(c->phase_end, now + IOB_WINDOW_NS);
+		next = IOB_PHASE_CONTROL;
+		break;
+	case IOB_PHASE_CONTROL:
+		c->control_ns = now - c->mark;
+		c->control_n = iob_seen(pool, class) - c->mark_seen;
+		memset(c->burst_ns, 0, sizeof(c->burst_ns));
+		memset(c->burst_calls, 0, sizeof(c->burst_calls));
+		WRITE_ONCE(c->burst_path, c->bounce ? IOB_PATH_IOMMU :
+						      IOB_PATH_BOUNCE);
+		WRITE_ONCE(c->burst_start, now);
+		WRITE_ONCE(c->phase_end, now + IOB_SETTLE_NS);
+		next = IOB_PHASE_SETTLE;
+		break;
+	case IOB_PHASE_SETTLE:
+		c->mark = now;
+		c->mark_seen = iob_seen(pool, class);
+		WRITE_ONCE(c->phase_end, now + IOB_WINDOW_NS);
+		next = IOB_PHASE_MEASURE;
+		break;
+	case IOB_PHASE_MEASURE:
+		iob_burst_fold(pool, class, now);
+		break;
+	}
+	WRITE_ONCE(c->phase, next);
+}
+
+/*
+ * Does this candidate of a warm @class explore the path not chosen? Yes
+ * during a burst. The first candidate after a phase's end moves the class
+ * to the next phase.
+ */
+static bool iob_exploring(struct iommu_dma_bounce_pool *pool,
+			  unsigned int class)
+{
+	struct iob_cost *c = &pool->cost[class];
+	u64 now = iob_clock(pool);
+	unsigned long flags;
+	bool explore;
+
+	this_cpu_inc(pool->pcpu->seen[class]);
+	if (iob_since(now, READ_ONCE(c->phase_end)) < 0)
+		return READ_ONCE(c->phase) >= IOB_PHASE_SETTLE;
+
+	spin_lock_irqsave(&c->lock, flags);
+	if (iob_since(now, c->phase_end) >= 0)
+		iob_burst_next(pool, class, now);
+	explore = c->phase >= IOB_PHASE_SETTLE;
+	spin_unlock_irqrestore(&c->lock, flags);
+	return explore;
+}
+
+/* Add a call timed in the second half of the running burst, if it still is. */
+static void iob_burst_add(struct iommu_dma_bounce_pool *pool,
+			  unsigned int class, enum iommu_dma_bounce_cost_op op,
+			  u64 start, u64 ns)
+{
+	struct iob_cost *c = &pool->cost[class];
+	unsigned long flags;
+	u64 avg;
+
+	spin_lock_irqsave(&c->lock, flags);
+	if (c->phase == IOB_PHASE_MEASURE && iob_since(start, c->mark) >= 0) {
+		avg = READ_ONCE(c->ns[c->burst_path][op]);
+		c->burst_ns[op] += min(ns, avg * IOB_BURST_SPIKE_MAX);
+		c->burst_calls[op]++;
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+}
+
+/*
+ * Start timing a call on @path if the auto policy may want it: every call
+ * on the path not chosen (warm-up or a burst took it there) and during
+ * warm-up, one in IOB_SAMPLE_EVERY otherwise.
  *
  * Return: the start time, or 0 if the call is not timed.
  */
@@ -862,22 +1108,48 @@ static u64 iob_time_begin(struct iommu_dma_bounce_pool *pool, int class,
 	c = &pool->cost[class];
 	chosen = READ_ONCE(c->bounce) ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU;
 	if (path != chosen || READ_ONCE(c->samples[path][op]) < IOB_WARMUP ||
-	    !(this_cpu_inc_return(pool->pcpu->tick) % IOB_SAMPLE_EVERY))
+	    !(this_cpu_inc_return(pool->pcpu->tick[op]) % IOB_SAMPLE_EVERY))
 		return iob_clock(pool);
 	return 0;
 }
 
+/*
+ * Account a timed call. During warm-up every call is a sample. Then a call
+ * on the path a burst explores counts towards the burst if it started in
+ * the burst's second half; a call on the chosen path is a sample unless it
+ * started during a burst or in the half burst after it; any other call (a
+ * late unmap of a burst's mapping, a mapping made before the last switch)
+ * ran in conditions of the other path and is dropped.
+ */
 static void iob_time_end(struct iommu_dma_bounce_pool *pool, int class,
 			 enum iob_path path, enum iommu_dma_bounce_cost_op op,
 			 u64 start)
 {
-	u64 now;
+	struct iob_cost *c;
+	u64 now, ns, end;
 
 	if (!start)
 		return;
+	c = &pool->cost[class];
 	/* local_clock() is per CPU: a migrated caller may see it go back */
 	now = iob_clock(pool);
-	iob_sample(pool, class, path, op, now > start ? now - start : 0);
+	ns = now > start ? now - start : 0;
+	if (!READ_ONCE(c->explore_every)) {
+		iob_sample(pool, class, path, op, ns);
+		return;
+	}
+	if (READ_ONCE(c->phase) >= IOB_PHASE_SETTLE) {
+		if (READ_ONCE(c->phase) == IOB_PHASE_MEASURE &&
+		    path == READ_ONCE(c->burst_path))
+			iob_burst_add(pool, class, op, start, ns);
+		return;
+	}
+	end = READ_ONCE(c->burst_end);
+	if (path != (READ_ONCE(c->bounce) ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU) ||
+	    (end && iob_since(start, READ_ONCE(c->burst_start)) >= 0 &&
+	     iob_since(start, end) < IOB_SETTLE_NS))
+		return;
+	iob_sample(pool, class, path, op, ns);
 }
 
 /**
@@ -930,16 +1202,15 @@ EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_cost_end);
  * @phys: start of the buffer
  * @size: length of the mapping
  *
- * In mode "auto" this follows the size class's decision, except for one
- * mapping in IOB_EXPLORE_EVERY (or more, see iob_explore_every()), which
- * takes the other path to measure it.
+ * In mode "auto" this follows the size class's decision, except during
+ * warm-up (one mapping in two takes each path) and during the bursts that
+ * measure the path not chosen (see the top of this file).
  *
  * Return: true if the mapping should be tried in the pool.
  */
 bool iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool,
 			     phys_addr_t phys, size_t size)
 {
-	unsigned int every;
 	struct iob_cost *c;
 	bool bounce;
 	int class;
@@ -960,10 +1231,10 @@ bool iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool,
 	c = &pool->cost[class];
 	bounce = READ_ONCE(c->bounce);
 	/* One in two until both paths are warm and iob_decide() has run */
-	every = READ_ONCE(c->explore_every) ?: 2;
-	if (!(this_cpu_inc_return(pool->pcpu->explore[class]) % every))
-		return !bounce;
-	return bounce;
+	if (!READ_ONCE(c->explore_every))
+		return (this_cpu_inc_return(pool->pcpu->warmup[class]) & 1) ?
+			!bounce : bounce;
+	return iob_exploring(pool, class) ? !bounce : bounce;
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_wanted);
 
@@ -1541,6 +1812,8 @@ iommu_dma_bounce_auto_get(struct iommu_dma_bounce_pool *pool,
 			READ_ONCE(c->samples[path][IOMMU_DMA_BOUNCE_COST_UNMAP]);
 	st->switches = READ_ONCE(c->switches);
 	st->explore_every = READ_ONCE(c->explore_every) ?: 2;
+	st->bursts = READ_ONCE(c->bursts);
+	st->rate = READ_ONCE(c->rate);
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_auto_get);
 
@@ -1599,11 +1872,11 @@ static int iob_stats_show(struct seq_file *m, void *v)
 		struct iommu_dma_bounce_auto_state a;
 
 		iommu_dma_bounce_auto_get(pool, class, &a);
-		seq_printf(m, "class_%zu: %s iommu_ns=%llu bounce_ns=%llu samples=%lu/%lu switches=%lu explore=1/%u\n",
+		seq_printf(m, "class_%zu: %s iommu_ns=%llu bounce_ns=%llu rate=%u samples=%lu/%lu switches=%lu explore=1/%u bursts=%lu\n",
 			   iob_class_size(class), a.bounce ? "bounce" : "iommu",
-			   a.iommu_ns, a.bounce_ns, a.samples[IOB_PATH_IOMMU],
-			   a.samples[IOB_PATH_BOUNCE], a.switches,
-			   a.explore_every);
+			   a.iommu_ns, a.bounce_ns, a.rate,
+			   a.samples[IOB_PATH_IOMMU], a.samples[IOB_PATH_BOUNCE],
+			   a.switches, a.explore_every, a.bursts);
 	}
 	return 0;
 }
@@ -1707,6 +1980,8 @@ iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
 	for (class = 0; class < IOB_NR_CLASSES; class++) {
 		spin_lock_init(&pool->depot[class].lock);
 		INIT_LIST_HEAD(&pool->depot[class].free);
+		spin_lock_init(&pool->cost[class].lock);
+		pool->cost[class].rate = IOB_RATE_ONE;
 	}
 	xa_init(&pool->slots);
 	INIT_DELAYED_WORK(&pool->age_work, iob_age_work);
@@ -1803,10 +2078,10 @@ ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
 		struct iommu_dma_bounce_auto_state a;
 
 		iommu_dma_bounce_auto_get(pool, class, &a);
-		len += sysfs_emit_at(buf, len, "%zu %s %llu %llu\n",
+		len += sysfs_emit_at(buf, len, "%zu %s %llu %llu %u\n",
 				     iob_class_size(class),
 				     a.bounce ? "bounce" : "iommu",
-				     a.iommu_ns, a.bounce_ns);
+				     a.iommu_ns, a.bounce_ns, a.rate);
 	}
 	return len;
 }
