@@ -2,20 +2,25 @@
 #
 # bench/plot.gp - median fio throughput per block size (the sequential
 # read sweep, 4k..1M), one line per DMA mode, one panel per IOMMU. Reads
-# RESDIR/fio-<iommu>.dat (written by bench/report.py: a header "bs mode1 mode2 ...", then one row per block
-# size in bytes with the median MiB/s of each mode) and writes RESDIR/fio.png.
+# RESDIR/PREFIX-<iommu>.dat (written by bench/report.py: a header "bs mode1
+# mode2 ...", then one row per block size in bytes with the median MiB/s of
+# each mode) and writes RESDIR/PREFIX.png. PREFIX is "fio" (a boot per
+# mode, the default) or "policy" (the policy boots).
 #
 #   gnuplot -e "resdir='results'; iommus='virtio vtd'; note='tcg, 3 reps'" bench/plot.gp
+#   gnuplot -e "resdir='results'; prefix='policy'; what='bounce policy, same boots'" bench/plot.gp
 #
 # Modes are taken from the header, so a new mode needs no change here.
 
 if (!exists("resdir")) resdir = "results"
 if (!exists("iommus")) iommus = "virtio"
 if (!exists("note")) note = ""
+if (!exists("prefix")) prefix = "fio"
+if (!exists("what")) what = "DMA mode"
 n = words(iommus)
 
 set terminal pngcairo noenhanced size (n > 1 ? 1400 : 800), 560 font "sans,11"
-set output resdir."/fio.png"
+set output resdir."/".prefix.".png"
 set datafile missing "NaN"
 set key top left box opaque
 set grid xtics ytics mytics
@@ -29,10 +34,10 @@ name(i) = i eq "virtio" ? "virtio-iommu" : i eq "vtd" ? "Intel VT-d" : i
 bslabel(b) = b >= 1048576 ? sprintf("%dM", b / 1048576) : \
 	     b >= 1024 ? sprintf("%dk", b / 1024) : sprintf("%d", b)
 
-set multiplot layout 1, n title "fio median throughput per DMA mode".(note eq "" ? "" : " (".note.")")
+set multiplot layout 1, n title "fio median throughput per ".what.(note eq "" ? "" : " (".note.")")
 do for [k = 1:n] {
 	io = word(iommus, k)
-	f = resdir."/fio-".io.".dat"
+	f = resdir."/".prefix."-".io.".dat"
 	set title name(io)
 	# Pad the x range so the first and last block size keep their labels.
 	stats f using 1 nooutput

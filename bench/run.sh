@@ -9,6 +9,15 @@
 # shared machine spreads over all modes instead of biasing one:
 #
 #   for rep in 1..REPS: for iommu in IOMMUS: for mode in MODES: one boot
+#                       then one policy boot per IOMMU
+#
+# A policy boot compares the bounce policies of one kernel in one boot: it
+# switches the NVMe group's policy at run time (sysfs: bounce,
+# bounce_threshold) between the POLICIES before each run, ROUNDS times
+# over the POLICY_WORKLOADS after an unmeasured round that warms every
+# path up, each workload and round starting with another policy, so
+# that the auto policy and the fixed thresholds meet strict under the same
+# guest memory layout and host load, a few seconds apart.
 #
 # In rep 1 only, after its measured runs (so they never perturb the IOPS
 # numbers), each boot also makes the profiler pass: per workload, one run
@@ -21,15 +30,32 @@
 #
 # Environment (all optional):
 #   QUICK=1   a smoke run within 10 minutes: REPS=1, RUNTIME=2,
-#             MODES="strict lazy passthrough bounce
-#             bounce-auto", WORKLOADS="read:4k read:16k read:128k read:1m
-#             write:64k", DMAB_MODES="strict bounce", dma_map_benchmark
-#             with 1 and 4 pages only (each still overridable)
-#   MODES     modes to run, space separated (default: strict lazy
-#             passthrough swiotlb bounce bounce-auto bounce-4096
-#             bounce-131072). Accepted: strict lazy passthrough swiotlb
-#             bounce (fixed 16K threshold) bounce-auto and bounce-<bytes>
-#             (fixed threshold of that many bytes)
+#             MODES="strict lazy passthrough bounce", WORKLOADS="read:4k
+#             read:16k read:128k read:1m write:64k", POLICIES="strict
+#             bounce-auto bounce-4096 bounce-131072", POLICY_WORKLOADS=
+#             "read:4k read:16k read:128k", ROUNDS=1, DMAB_MODES="strict
+#             bounce", dma_map_benchmark with 1 and 4 pages only (each
+#             still overridable)
+#   MODES     modes to run, one boot each, space separated (default:
+#             strict lazy passthrough swiotlb bounce). Accepted: strict
+#             lazy passthrough swiotlb bounce (fixed 16K threshold)
+#             bounce-auto and bounce-<bytes> (fixed threshold of that many
+#             bytes)
+#   POLICIES  the policy boots' policies (default: strict bounce-auto
+#             bounce-4096 bounce-16384 bounce-131072; "" for no policy
+#             boots). Accepted: strict bounce-auto bounce-<bytes>
+#   POLICY_WORKLOADS the policy boots' workloads (default: read:4k read:16k
+#             read:64k read:128k read:1m)
+#   ROUNDS    times a policy boot runs every policy on every workload
+#             (default 3)
+#   PRIME     seconds of an unmeasured run of every workload before the
+#             measured ones, in every fio boot (a policy boot: under every
+#             policy), since the first run of a workload after boot is
+#             slow (default 1; 0: none)
+#   HUGE      1 (default): fio's buffers in huge pages, so that each I/O is
+#             one physically contiguous run and the number of IOMMU
+#             requests it costs does not depend on the guest's memory
+#             layout; 0: in small pages
 #   IOMMU     virtio (default), vtd, or both
 #   REPS      repetitions (default 3)
 #   RUNTIME   seconds of fio per measured point (default 3)
@@ -53,11 +79,14 @@
 #   IOB_ACCEL kvm or tcg, to force QEMU's accelerator (testbed/lib.sh)
 #   DISK_MB   size of the NVMe image when it is created (default 1024)
 #
-# Writes to RESULTS: fio.csv (iommu,mode,rw,bs,rep,iops), cpu.csv (busy
+# Writes to RESULTS: fio.csv (iommu,mode,rw,bs,rep,iops,boot: boot is the
+# boot's name, *-policy-rep<N> for a policy boot, whose rep counts runs:
+# (N - 1) * ROUNDS + round), cpu.csv (busy
 # CPU ticks and bytes per measured run), prof.csv (the profiler's hits and
 # times), pool.csv (pool counters after each boot), pool-time.csv,
-# classes.csv (bounce-auto's class_ decisions at the end of each boot),
-# decisions.csv (the same after each run, for the run's class), dmab.csv
+# classes.csv (bounce-auto's class_ decisions at the end of each boot;
+# mode "policy" for a policy boot), decisions.csv (the same after each
+# run, for the run's class, and the boot), dmab.csv
 # (dir as dma_map_benchmark -d: 0 bidirectional, 1 to device, 2 from
 # device), meta,
 # and for every boot under RESULTS/bench/ NAME.console (ttyS0), NAME.res
@@ -93,7 +122,10 @@ declare -A MODE_GROUP_TYPE=(
 	[bounce-auto]=DMA
 )
 MODE_ORDER=(strict lazy passthrough swiotlb bounce bounce-auto)	# CSV/report order
-DEFAULT_MODES="strict lazy passthrough swiotlb bounce bounce-auto bounce-4096 bounce-131072"
+DEFAULT_MODES="strict lazy passthrough swiotlb bounce"
+DEFAULT_POLICIES="strict bounce-auto bounce-4096 bounce-16384 bounce-131072"
+# How a policy boot boots (auto: the kernel's default) before it switches
+POLICY_ARGS="iommu.strict=1 iommu.bounce=auto"
 IOMMU_ORDER=(virtio vtd)
 # bounce-<bytes>: a fixed threshold, any positive number of bytes.
 for m in ${MODES:-$DEFAULT_MODES} ${DMAB_MODES-} ${POOL_MODES-}; do
@@ -121,14 +153,22 @@ WARMUP=${WARMUP:-1}
 PROFILE=${PROFILE:-1}
 PROF_RUNTIME=${PROF_RUNTIME:-1}
 IDLE=${IDLE:-12}
+HUGE=${HUGE:-1}
 if [ "$quick" = 1 ]; then
-	MODES=${MODES:-strict lazy passthrough bounce bounce-auto}
+	MODES=${MODES:-strict lazy passthrough bounce}
+	POLICIES=${POLICIES-strict bounce-auto bounce-4096 bounce-131072}
+	POLICY_WORKLOADS=${POLICY_WORKLOADS:-read:4k read:16k read:128k}
+	ROUNDS=${ROUNDS:-1}
 	DMAB_MODES=${DMAB_MODES-strict bounce}
 	DMAB_PAGES=${DMAB_PAGES:-1 4}
 	[ -n "${WORKLOADS:-}${BS:-}${RW:-}" ] ||
 		WORKLOADS="read:4k read:16k read:128k read:1m write:64k"
 fi
-POOL_MODES=${POOL_MODES-bounce bounce-auto}
+POLICIES=${POLICIES-$DEFAULT_POLICIES}
+POLICY_WORKLOADS=${POLICY_WORKLOADS:-read:4k read:16k read:64k read:128k read:1m}
+ROUNDS=${ROUNDS:-3}
+PRIME=${PRIME:-1}
+POOL_MODES=${POOL_MODES-bounce}
 DMAB_MODES=${DMAB_MODES-strict lazy bounce}
 DMAB_SMP=${DMAB_SMP:-4}
 DMAB_THREADS=${DMAB_THREADS:-1 4}
@@ -148,6 +188,8 @@ DISK_MB=${DISK_MB:-1024}
 RESULTS=${RESULTS:-$IOB_TOP/results}
 read -r -a modes <<<"${MODES:-$DEFAULT_MODES}"
 read -r -a workloads <<<"$WORKLOADS"
+read -r -a policies <<<"$POLICIES"
+read -r -a policy_workloads <<<"$POLICY_WORKLOADS"
 read -r -a dmab_modes <<<"$DMAB_MODES"
 read -r -a dmab_threads <<<"$DMAB_THREADS"
 read -r -a dmab_pages <<<"$DMAB_PAGES"
@@ -163,17 +205,25 @@ for m in "${modes[@]}" "${dmab_modes[@]}" $POOL_MODES; do
 		fail "unknown mode '$m' (accepted: ${MODE_ORDER[*]} bounce-<bytes>)"
 done
 [ ${#workloads[@]} -gt 0 ] || fail "WORKLOADS is empty"
-for w in "${workloads[@]}"; do
+for p in "${policies[@]}"; do
+	[[ $p =~ ^(strict|bounce-auto|bounce-[1-9][0-9]*)$ ]] ||
+		fail "unknown policy '$p' in POLICIES (accepted: strict bounce-auto bounce-<bytes>)"
+done
+[ ${#policies[@]} -eq 0 ] || [ ${#policy_workloads[@]} -gt 0 ] ||
+	fail "POLICY_WORKLOADS is empty"
+for w in "${workloads[@]}" "${policy_workloads[@]}"; do
 	[[ $w =~ ^(read|write|randread|randwrite|rw|readwrite|randrw):[1-9][0-9]*[kKmM]?$ ]] ||
 		fail "bad workload '$w' in WORKLOADS (RW:BS, e.g. read:4k randread:4k write:64k read:1m)"
 done
-for v in REPS RUNTIME WARMUP SMP MEM DISK_MB PROF_RUNTIME IDLE DMAB_SMP DMAB_SECONDS; do
+for v in REPS RUNTIME WARMUP SMP MEM DISK_MB PROF_RUNTIME IDLE DMAB_SMP DMAB_SECONDS ROUNDS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "$v must be a positive integer, not '${!v}'"
 done
+[[ $PRIME =~ ^[0-9]+$ ]] || fail "PRIME must be a number of seconds, not '$PRIME'"
 for v in "${dmab_threads[@]}" "${dmab_pages[@]}"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || fail "DMAB_THREADS and DMAB_PAGES take positive integers, not '$v'"
 done
 [[ $PROFILE =~ ^[01]$ ]] || fail "PROFILE must be 0 or 1, not '$PROFILE'"
+[[ $HUGE =~ ^[01]$ ]] || fail "HUGE must be 0 or 1, not '$HUGE'"
 
 iob_deps
 if [ -z "${KERNEL:-}" ]; then
@@ -194,28 +244,31 @@ disk=${BENCH_DISK:-$IOB_CACHE/bench-disk.img}	# our own image: tests may run bes
 mkdir -p "$RESULTS/bench"
 rm -f "$RESULTS"/bench/*.log "$RESULTS"/bench/*.res "$RESULTS"/bench/*.console \
 	"$RESULTS"/{fio,cpu,prof,pool,pool-time,classes,dmab,costs,costs-funcs}.csv \
-	"$RESULTS"/{report.md,fio.png,pool.png} "$RESULTS"/fio-*.dat
+	"$RESULTS"/{report.md,fio.png,policy.png,pool.png} "$RESULTS"/{fio,policy}-*.dat
 csv=$RESULTS/fio.csv
-echo "iommu,mode,rw,bs,rep,iops" >"$csv"
+echo "iommu,mode,rw,bs,rep,iops,boot" >"$csv"
 echo "iommu,mode,rw,bs,rep,bytes,busy_ticks,hz" >"$RESULTS/cpu.csv"
 echo "iommu,mode,rw,bs,set,bytes,func,hits,time_us" >"$RESULTS/prof.csv"
 echo "iommu,mode,rep,key,value" >"$RESULTS/pool.csv"
 echo "iommu,mode,t,phase,bs,pool_bytes,inflight_bytes,inflight_reqs_now" >"$RESULTS/pool-time.csv"
 echo "iommu,mode,rep,class,decision,detail" >"$RESULTS/classes.csv"
-echo "iommu,mode,rep,rw,bs,pool_maps,class,decision,detail" >"$RESULTS/decisions.csv"
+echo "iommu,mode,rep,rw,bs,pool_maps,class,decision,detail,boot" >"$RESULTS/decisions.csv"
 echo "iommu,mode,threads,dir,pages,map_us,unmap_us,map_sd_us,unmap_sd_us" >"$RESULTS/dmab.csv"
 
 in_list() { local x=$1; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
 n_wl=${#workloads[@]}
 n_dmab=$(( ${#dmab_threads[@]} * 3 * ${#dmab_pages[@]} ))
-fio_boots=$(( REPS * ${#iommus[@]} * ${#modes[@]} ))
+n_pol=$(( ${#policies[@]} * ${#policy_workloads[@]} * ROUNDS ))
+policy_boots=$(( ${#policies[@]} > 0 ? REPS * ${#iommus[@]} : 0 ))
+fio_boots=$(( REPS * ${#iommus[@]} * ${#modes[@]} + policy_boots ))
 dmab_boots=$(( ${#iommus[@]} * ${#dmab_modes[@]} ))
 total=$(( fio_boots + dmab_boots ))
 # Boot and power-off take well under a minute under TCG; allow generously
 # for that plus warm-up, measurement and fio's start-up per workload.
-timeout_fio=$(( 300 + n_wl * (WARMUP + RUNTIME + 30) ))
+timeout_fio=$(( 300 + n_wl * (WARMUP + RUNTIME + PRIME + 60) ))
 timeout_rep1=$(( timeout_fio + IDLE + 30 + PROFILE * n_wl * (WARMUP + 2 * PROF_RUNTIME + 60) ))
 timeout_dmab=$(( 300 + n_dmab * (DMAB_SECONDS + 30) ))
+timeout_policy=$(( 300 + n_pol * (WARMUP + RUNTIME + 30) + n_pol / ROUNDS * (PRIME + 30) ))
 {
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "kernel_file=$KERNEL"
@@ -230,6 +283,12 @@ timeout_dmab=$(( 300 + n_dmab * (DMAB_SECONDS + 30) ))
 	echo "runtime=$RUNTIME"
 	echo "warmup=$WARMUP"
 	echo "workloads=${workloads[*]}"
+	echo "policies=${policies[*]}"
+	echo "policy_workloads=${policy_workloads[*]}"
+	echo "rounds=$ROUNDS"
+	echo "prime=$PRIME"
+	echo "huge=$HUGE"
+	echo "policy_args=$POLICY_ARGS"
 	echo "rw=$(printf '%s\n' "${workloads[@]}" | cut -d: -f1 | sort -u | tr '\n' ' ' | sed 's/ $//')"
 	echo "profile=$PROFILE"
 	echo "prof_runtime=$PROF_RUNTIME"
@@ -250,8 +309,9 @@ timeout_dmab=$(( 300 + n_dmab * (DMAB_SECONDS + 30) ))
 		echo "mode_args.$m=${MODE_ARGS[$m]}"
 	done
 } >"$RESULTS/meta"
-log "$total boots ($fio_boots fio, $dmab_boots dma_map_benchmark): reps=$REPS" \
-    "iommu=${iommus[*]} modes=${modes[*]} workloads=${workloads[*]}" \
+log "$total boots ($fio_boots fio, $policy_boots of them policy boots, $dmab_boots dma_map_benchmark):" \
+    "reps=$REPS iommu=${iommus[*]} modes=${modes[*]} workloads=${workloads[*]}" \
+    "policies=${policies[*]:-none} policy_workloads=${policy_workloads[*]} rounds=$ROUNDS huge=$HUGE" \
     "runtime=${RUNTIME}s warmup=${WARMUP}s profile=$PROFILE(${PROF_RUNTIME}s)" \
     "dmab=${dmab_modes[*]:-none} kernel=$KERNEL disk=$disk"
 
@@ -263,11 +323,12 @@ kernel_version=
 qpid=
 trap '[ -n "$qpid" ] && kill "$qpid" 2>/dev/null; true' EXIT
 
-# boot NAME IOMMU SMP TIMEOUT APPEND: one guest run, with a progress line
-# on stderr for every "@@IOB STEP" the guest reports; then the checks
-# every boot must pass. Sets $res to the cleaned results file.
+# boot NAME IOMMU SMP TIMEOUT APPEND EXPECT: one guest run, with a progress
+# line on stderr for every "@@IOB STEP" the guest reports; then the checks
+# every boot must pass, among them that the guest's command line has every
+# argument of EXPECT. Sets $res to the cleaned results file.
 boot() {
-	local name=$1 iommu=$2 smp=$3 tmo=$4 append=$5 mode=$6
+	local name=$1 iommu=$2 smp=$3 tmo=$4 append=$5 expect=$6
 	local con=$RESULTS/bench/$name.console out=$RESULTS/bench/$name.log
 	local t0 rc=0 seen=0 n used try
 	res=$RESULTS/bench/$name.res
@@ -323,7 +384,7 @@ boot() {
 	# The guest must really have booted with the mode's arguments.
 	local cmdline a
 	cmdline=" $(sed -n 's/^@@IOB CMDLINE //p' "$res") "
-	for a in ${MODE_ARGS[$mode]}; do
+	for a in $expect; do
 		[[ $cmdline == *" $a "* ]] ||
 			fail "guest command line of $name lacks '$a' (results: $res)"
 	done
@@ -352,9 +413,11 @@ script_done() {
 # kv KEY LINE: the value of KEY=value in a protocol line
 kv() { local k=$1; shift; sed -n "s/.* $k=\([^ ]*\).*/\1/p" <<<" $*"; }
 
-# pool_lines IOMMU MODE REP: the pool's counters from $res into pool.csv,
+# pool_lines IOMMU MODE REP BOOT: the pool's counters from $res into pool.csv,
 # the class_ lines (bounce-auto's decisions, text) into classes.csv, the
-# decision after each run into decisions.csv
+# decision after each run into decisions.csv (a policy boot's runs say
+# their mode= and round=: they count as repetition (REP - 1) * ROUNDS +
+# round of that mode)
 pool_lines() {
 	sed -n '/^@@IOB POOL class_/d; s/^@@IOB POOL \([a-z_0-9]*\)=\(.*\)$/'"$1,$2,$3"',\1,\2/p' \
 		"$res" >>"$RESULTS/pool.csv"
@@ -362,10 +425,43 @@ pool_lines() {
 	while read -r cls dec detail; do
 		echo "$1,$2,$3,$cls,$dec,\"${detail//\"/\"\"}\""
 	done >>"$RESULTS/classes.csv"
+	local rw bs maps cls dec detail m r
 	sed -n 's/^@@IOB CLASS rw=\([a-z]*\) bs=\([0-9]*\) maps=\([0-9]*\) class_\([0-9]*\)=\([a-z]*\) *\(.*\)$/\1 \2 \3 \4 \5 \6/p' "$res" |
 	while read -r rw bs maps cls dec detail; do
-		echo "$1,$2,$3,$rw,$bs,$maps,$cls,$dec,\"${detail//\"/\"\"}\""
+		m=$2 r=$3
+		if [[ $detail =~ \ mode=([^ ]*)\ round=([0-9]+)$ ]]; then
+			m=${BASH_REMATCH[1]} r=$(( ($3 - 1) * ROUNDS + BASH_REMATCH[2] ))
+			detail=${detail% mode=*}
+		fi
+		echo "$1,$m,$r,$rw,$bs,$maps,$cls,$dec,\"${detail//\"/\"\"}\",$4"
 	done >>"$RESULTS/decisions.csv"
+}
+
+# fio_rows IOMMU MODE REP NAME: the boot's "@@IOB FIO" lines into fio.csv
+# and cpu.csv, a progress line each; a policy boot's lines carry their own
+# mode= and round= (see pool_lines). Prints how many.
+fio_rows() {
+	local line rw bs iops m r n=0
+	while read -r line; do
+		rw=$(kv rw "$line"); bs=$(kv bs "$line"); iops=$(kv iops "$line")
+		m=$(kv mode "$line"); r=$(kv round "$line")
+		[[ $bs =~ ^[0-9]+$ && $iops =~ ^[0-9]+$ ]] ||
+			fail "malformed result line in $res: $line"
+		if [ -n "$m$r" ]; then
+			in_list "$m" "${policies[@]}" && [[ $r =~ ^[1-9][0-9]*$ ]] &&
+				[ "$r" -le "$ROUNDS" ] ||
+				fail "policy run of $4 with mode '$m' round '$r' (results: $res)"
+			r=$(( ($3 - 1) * ROUNDS + r ))
+		else
+			m=$2 r=$3
+		fi
+		echo "$1,$m,$rw,$bs,$r,$iops,$4" >>"$csv"
+		echo "$1,$m,$rw,$bs,$r,$(kv bytes "$line"),$(kv busy "$line"),$(kv hz "$line")" \
+			>>"$RESULTS/cpu.csv"
+		printf '[bench]   %-14s %-8s bs=%-8s %8s IOPS\n' "$m" "$rw" "$bs" "$iops" >&2
+		n=$(( n + 1 ))
+	done < <(grep '^@@IOB FIO ' "$res")
+	echo "$n"
 }
 
 for rep in $(seq 1 "$REPS"); do
@@ -374,7 +470,7 @@ for rep in $(seq 1 "$REPS"); do
 			log "rep $rep/$REPS mode $mode ($iommu): boot $(( done_boots + 1 )) of $total," \
 			    "elapsed $(fmt_time $(( $(date +%s) - start )))"
 			name=$iommu-$mode-rep$rep
-			args="runtime=$RUNTIME,warmup=$WARMUP"
+			args="runtime=$RUNTIME,warmup=$WARMUP,huge=$HUGE,prime=$PRIME"
 			tmo=$timeout_fio
 			if [ "$rep" = 1 ]; then
 				tmo=$timeout_rep1
@@ -384,23 +480,14 @@ for rep in $(seq 1 "$REPS"); do
 			fi
 			args+=",$(IFS=,; echo "${workloads[*]}")"
 			boot "$name" "$iommu" "$SMP" "$tmo" \
-			     "${MODE_ARGS[$mode]} iob.run=bench:fio.sh iob.args=$args" "$mode"
+			     "${MODE_ARGS[$mode]} iob.run=bench:fio.sh iob.args=$args" \
+			     "${MODE_ARGS[$mode]}"
 			script_done "$name" fio.sh FIO "$n_wl"
 			gtype=$(sed -n 's/^@@IOB DEVICE .* type=\([^ ]*\).*/\1/p' "$res")
 			[ "$gtype" = "${MODE_GROUP_TYPE[$mode]}" ] ||
 				fail "NVMe of $name is in an IOMMU domain of type '$gtype'," \
 				     "expected '${MODE_GROUP_TYPE[$mode]}' (results: $res)"
-			n=0
-			while read -r line; do
-				rw=$(kv rw "$line"); bs=$(kv bs "$line"); iops=$(kv iops "$line")
-				[[ $bs =~ ^[0-9]+$ && $iops =~ ^[0-9]+$ ]] ||
-					fail "malformed result line in $res: $line"
-				echo "$iommu,$mode,$rw,$bs,$rep,$iops" >>"$csv"
-				echo "$iommu,$mode,$rw,$bs,$rep,$(kv bytes "$line"),$(kv busy "$line"),$(kv hz "$line")" \
-					>>"$RESULTS/cpu.csv"
-				printf '[bench]   %-8s bs=%-8s %8s IOPS\n' "$rw" "$bs" "$iops" >&2
-				n=$(( n + 1 ))
-			done < <(grep '^@@IOB FIO ' "$res")
+			n=$(fio_rows "$iommu" "$mode" "$rep" "$name")
 			[ "$n" -eq "$n_wl" ] ||
 				fail "boot $name gave $n results, expected $n_wl (results: $res)"
 			while read -r line; do
@@ -419,7 +506,7 @@ for rep in $(seq 1 "$REPS"); do
 				pt = t; ptiq = tiq
 				printf "%s,%s,%s,%s,%d,%d,%d,%d\n", io, m, t, ph, bs, pool, mean * sz, infl
 			}' >>"$RESULTS/pool-time.csv"
-			pool_lines "$iommu" "$mode" "$rep"
+			pool_lines "$iommu" "$mode" "$rep" "$name"
 			# A bounce run the pool did not serve is no bounce run at
 			# all; a bounce-<bytes> threshold may be below every
 			# mapping (say so); auto may choose the IOMMU.
@@ -436,6 +523,25 @@ for rep in $(seq 1 "$REPS"); do
 				    "class decisions: $(grep -c '^@@IOB POOL class_' "$res" || true)"
 			fi
 		done
+		[ ${#policies[@]} -gt 0 ] || continue
+		name=$iommu-policy-rep$rep
+		log "rep $rep/$REPS policy boot ($iommu): ${policies[*]} x ${policy_workloads[*]}" \
+		    "x $ROUNDS rounds: boot $(( done_boots + 1 )) of $total," \
+		    "elapsed $(fmt_time $(( $(date +%s) - start )))"
+		args="runtime=$RUNTIME,warmup=$WARMUP,huge=$HUGE,policies=$(IFS=+; echo "${policies[*]}")"
+		args+=",rounds=$ROUNDS,prime=$PRIME,$(IFS=,; echo "${policy_workloads[*]}")"
+		boot "$name" "$iommu" "$SMP" "$timeout_policy" \
+		     "$POLICY_ARGS iob.run=bench:fio.sh iob.args=$args" "$POLICY_ARGS"
+		script_done "$name" fio.sh FIO "$n_pol"
+		gtype=$(sed -n 's/^@@IOB DEVICE .* type=\([^ ]*\).*/\1/p' "$res")
+		[ "$gtype" = DMA ] ||
+			fail "NVMe of $name is in an IOMMU domain of type '$gtype', expected 'DMA' (results: $res)"
+		n=$(fio_rows "$iommu" policy "$rep" "$name")
+		[ "$n" -eq "$n_pol" ] ||
+			fail "boot $name gave $n results, expected $n_pol (results: $res)"
+		pool_lines "$iommu" policy "$rep" "$name"
+		log "pool after $name: maps=$(sed -n 's/^@@IOB POOL maps=//p' "$res")" \
+		    "auto decisions: $(sed -n 's/^@@IOB POOL class_\([0-9]*\)=\([a-z]*\) .*/\1:\2/p' "$res" | tr '\n' ' ')"
 	done
 done
 
@@ -446,7 +552,8 @@ for iommu in "${iommus[@]}"; do
 		name=$iommu-$mode-dmab
 		args="threads=$(IFS=+; echo "${dmab_threads[*]}"),seconds=$DMAB_SECONDS,$(IFS=,; echo "${dmab_pages[*]}")"
 		boot "$name" "$iommu" "$DMAB_SMP" "$timeout_dmab" \
-		     "${MODE_ARGS[$mode]} iob.run=bench:dmab.sh iob.args=$args" "$mode"
+		     "${MODE_ARGS[$mode]} iob.run=bench:dmab.sh iob.args=$args" \
+		     "${MODE_ARGS[$mode]}"
 		script_done "$name" dmab.sh DMAB "$n_dmab"
 		while read -r line; do
 			echo "$iommu,$mode,$(kv threads "$line"),$(kv dir "$line"),$(kv pages "$line"),$(kv map_us "$line"),$(kv unmap_us "$line"),$(kv map_sd_us "$line"),$(kv unmap_sd_us "$line")"
@@ -463,6 +570,13 @@ gnuplot -e "resdir='$RESULTS'; iommus='${iommus[*]}'; note='$accel, reps=$REPS'"
 	"$BENCH/plot.gp" ||
 	fail "gnuplot failed"
 [ -s "$RESULTS/fio.png" ] || fail "gnuplot wrote no $RESULTS/fio.png"
+if [ "$policy_boots" -gt 0 ]; then
+	log "plotting $RESULTS/policy.png"
+	gnuplot -e "resdir='$RESULTS'; iommus='${iommus[*]}'; prefix='policy';" \
+		-e "what='bounce policy, switched in the same boots'; note='$accel, $REPS boots x $ROUNDS rounds'" \
+		"$BENCH/plot.gp" || fail "gnuplot failed on the policy plot"
+	[ -s "$RESULTS/policy.png" ] || fail "gnuplot wrote no $RESULTS/policy.png"
+fi
 if [ "$(wc -l <"$RESULTS/pool-time.csv")" -gt 1 ]; then
 	log "plotting $RESULTS/pool.png"
 	gnuplot -e "resdir='$RESULTS'; panels='$(tail -n +2 "$RESULTS/pool-time.csv" |
@@ -472,5 +586,5 @@ if [ "$(wc -l <"$RESULTS/pool-time.csv")" -gt 1 ]; then
 fi
 cat "$RESULTS/report.md"
 log "done in $(fmt_time $(( $(date +%s) - start ))): $(cd "$RESULTS" && ls -d \
-	report.md fio.png pool.png fio.csv costs.csv dmab.csv pool-time.csv 2>/dev/null |
+	report.md fio.png policy.png pool.png fio.csv costs.csv dmab.csv pool-time.csv 2>/dev/null |
 	sed "s|^|$RESULTS/|" | tr '\n' ' ')"

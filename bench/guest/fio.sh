@@ -9,7 +9,14 @@
 # Runs fio on the emulated NVMe's raw block device (O_DIRECT, libaio,
 # iodepth 64), once per workload, each run starting with an unmeasured
 # warm-up (fio's ramp_time), and writes protocol lines to standard output,
-# which the guest's /init connects to the results port (/dev/ttyS1):
+# which the guest's /init connects to the results port (/dev/ttyS1). With
+# policies=P1+P2+... and rounds=N it runs, N times over, every workload
+# once per policy (strict, bounce-auto, bounce-<bytes>), setting the NVMe
+# group's policy in sysfs before each run and starting each workload and
+# round with another policy; those runs' FIO and CLASS lines end with
+# "mode=<policy> round=<r>". prime=SEC runs every workload for SEC s,
+# unmeasured, before the measured runs (with policies=: a round 0, every
+# workload under every policy).
 #
 #   @@IOB STEP <what>                      a step starts (host progress)
 #   @@IOB FIO rw=<rw> bs=<bytes> iops=<n> bytes=<n> busy=<jiffies> hz=<n>
@@ -42,8 +49,10 @@
 # exits non-zero. Progress goes to the console. Options: runtime= warmup=
 # iodepth= (RUNTIME, WARMUP, IODEPTH in the environment; defaults 5, 1,
 # 64), profile=SEC (0: no profiler pass), reqfuncs=f1+f2 (IOMMU request
-# functions to count), pool=0|1, idle=SEC (default 12). DEV overrides the
-# device, to try the script on a host. Runs under busybox sh.
+# functions to count), pool=0|1, idle=SEC (default 12), policies= and
+# rounds= (above), huge=1 (fio's buffers in huge pages: "@@IOB HUGE
+# pages=<n> kb=<size>"). DEV overrides the device, to try the script on a
+# host. Runs under busybox sh.
 
 RUNTIME=${RUNTIME:-5}
 WARMUP=${WARMUP:-1}
@@ -52,6 +61,10 @@ PROFILE=0
 REQFUNCS=
 POOLT=0
 IDLE=12
+POLICIES=
+ROUNDS=1
+PRIME=0
+HUGE=0
 MAPFUNCS="iommu_dma_map_page iommu_dma_unmap_page iommu_dma_map_sg iommu_dma_unmap_sg"
 TR=/sys/kernel/debug/tracing
 
@@ -73,6 +86,10 @@ while [ $# -gt 0 ]; do
 	reqfuncs=*) REQFUNCS=$(echo "${1#reqfuncs=}" | tr + ' ') ;;
 	pool=*) POOLT=${1#pool=} ;;
 	idle=*) IDLE=${1#idle=} ;;
+	policies=*) POLICIES=$(echo "${1#policies=}" | tr + ' ') ;;
+	rounds=*) ROUNDS=${1#rounds=} ;;
+	prime=*) PRIME=${1#prime=} ;;
+	huge=*) HUGE=${1#huge=} ;;
 	*) break ;;
 	esac
 	shift
@@ -174,6 +191,27 @@ sampler() {
 }
 
 common="--filename=$dev --direct=1 --ioengine=libaio --iodepth=$IODEPTH --size=$size --name=b --output-format=terse"
+# huge=1: fio's buffers in huge pages (SysV shm, SHM_HUGETLB), so that every
+# I/O is one physically contiguous run and costs the IOMMU path the same
+# number of requests in every run; in small pages that number follows the
+# guest's memory layout, which differs from run to run.
+if [ "$HUGE" = 1 ]; then
+	maxbs=0
+	for w in $workloads; do
+		b=$(to_bytes "${w#*:}")
+		[ "$b" -gt "$maxbs" ] && maxbs=$b
+	done
+	hp=$(sed -n 's/^Hugepagesize: *\([0-9]*\) kB$/\1/p' /proc/meminfo)
+	[ -n "$hp" ] || fail "huge=1 but no huge pages (CONFIG_HUGETLBFS?)"
+	# fio's buffer: iodepth blocks of the largest size, plus alignment
+	need=$(( IODEPTH * maxbs / (hp * 1024) + 2 ))
+	echo "$need" >/proc/sys/vm/nr_hugepages
+	got=$(cat /proc/sys/vm/nr_hugepages)
+	[ "$got" -ge "$need" ] || fail "huge=1: got $got huge pages of ${hp} kB, need $need"
+	say "fio buffers in huge pages: $got of ${hp} kB"
+	proto "HUGE pages=$got kb=$hp"
+	common="$common --mem=shmhuge"
+fi
 # runfio RW BYTES RAMP SECONDS OUT: one fio run of RAMP s unmeasured
 # (fio's ramp_time) then SECONDS measured, terse output in OUT
 runfio() {
@@ -202,13 +240,14 @@ auto_class() {
 	echo "$c"
 }
 
-n=0
-for w in $workloads; do
-	rw=${w%%:*}
-	bytes=$(to_bytes "${w#*:}")
+# measure RW BYTES [TAG]: one measured fio run, its "@@IOB FIO" line and,
+# when the pool is in mode auto, its "@@IOB CLASS" line; TAG (" mode=..
+# round=..") is appended to both
+measure() {
+	rw=$1 bytes=$2 tag=${3:-}
 	phase "$rw-$bytes" "$bytes"
-	proto "STEP fio rw=$rw bs=$bytes"
-	say "rw=$rw bs=$bytes: warm-up ${WARMUP}s, measuring ${RUNTIME}s"
+	proto "STEP fio rw=$rw bs=$bytes$tag"
+	say "rw=$rw bs=$bytes$tag: warm-up ${WARMUP}s, measuring ${RUNTIME}s"
 	# CPU and bytes from the end of the warm-up (fio's start-up done and
 	# I/O going for WARMUP s) to the end of fio: about fio's window.
 	m0=$(pool_stat maps)
@@ -217,25 +256,94 @@ for w in $workloads; do
 	wait_io
 	sleep "$WARMUP"
 	c0=$(busy_ticks); b0=$(dev_bytes)
-	wait "$fpid" || fail "fio failed for $w"
+	wait "$fpid" || fail "fio failed for $rw:$bytes$tag"
 	c1=$(busy_ticks); b1=$(dev_bytes)
 	# Terse v3: field 5 error, field 8 read IOPS, field 49 write IOPS.
 	line=$(grep '^3;' /tmp/fio.out | head -n 1)
-	[ -n "$line" ] || { cat /tmp/fio.out /tmp/fio.err >&2; fail "no terse output for $w"; }
+	[ -n "$line" ] || { cat /tmp/fio.out /tmp/fio.err >&2; fail "no terse output for $rw:$bytes"; }
 	err=$(echo "$line" | cut -d';' -f5)
 	riops=$(echo "$line" | cut -d';' -f8)
 	wiops=$(echo "$line" | cut -d';' -f49)
-	[ "$err" = 0 ] || fail "fio reported error $err for $w"
+	[ "$err" = 0 ] || fail "fio reported error $err for $rw:$bytes$tag"
 	iops=$(( riops + wiops ))
-	[ "$iops" -gt 0 ] || fail "fio measured 0 IOPS for $w"
+	[ "$iops" -gt 0 ] || fail "fio measured 0 IOPS for $rw:$bytes$tag"
 	[ -s /tmp/fio.err ] && { say "fio stderr:"; cat /tmp/fio.err >&2; }
-	proto "FIO rw=$rw bs=$bytes iops=$iops bytes=$(( b1 - b0 )) busy=$(( c1 - c0 )) hz=100"
+	proto "FIO rw=$rw bs=$bytes iops=$iops bytes=$(( b1 - b0 )) busy=$(( c1 - c0 )) hz=100$tag"
 	if [ "$(pool_stat mode)" = auto ]; then
 		cls=$(auto_class "$bytes")
-		proto "CLASS rw=$rw bs=$bytes maps=$(( $(pool_stat maps) - m0 )) class_$cls=$(pool_stat "class_$cls")"
+		proto "CLASS rw=$rw bs=$bytes maps=$(( $(pool_stat maps) - m0 )) class_$cls=$(pool_stat "class_$cls")$tag"
 	fi
 	n=$(( n + 1 ))
-done
+}
+
+# set_policy POLICY: the NVMe group's bounce policy, as bench/run.sh names
+# it (strict: off; bounce-auto: auto; bounce-<bytes>: on, that threshold),
+# read back from sysfs
+set_policy() {
+	case $1 in
+	strict) val=0 want=off ;;
+	bounce-auto) val=auto want=auto ;;
+	bounce-[1-9]*)
+		val=1 want=on
+		echo "${1#bounce-}" >"$gdir/bounce_threshold" ||
+			fail "cannot set $gdir/bounce_threshold to ${1#bounce-}"
+		[ "$(cat "$gdir/bounce_threshold")" = "${1#bounce-}" ] ||
+			fail "$gdir/bounce_threshold reads $(cat "$gdir/bounce_threshold"), not ${1#bounce-}" ;;
+	*) fail "unknown policy '$1' (accepted: strict bounce-auto bounce-<bytes>)" ;;
+	esac
+	echo "$val" >"$gdir/bounce" ||
+		fail "cannot set $gdir/bounce for $1"
+	[ "$(cat "$gdir/bounce")" = "$want" ] ||
+		fail "$gdir/bounce reads $(cat "$gdir/bounce"), not $want, for $1"
+	# Free the idle slots of the run before (the pool's shrinker), so that
+	# no run pays for the aging of another policy's slots
+	echo 2 >/proc/sys/vm/drop_caches || fail "cannot drop caches"
+}
+
+n=0
+if [ -n "$POLICIES" ]; then
+	gdir=/sys/kernel/iommu_groups/$group
+	[ -w "$gdir/bounce" ] || fail "policies= but no writable $gdir/bounce"
+	set -- $POLICIES
+	np=$#
+	# Round 0, unmeasured, PRIME s per run: the first run of a workload
+	# after boot is slow whatever the policy (seen: 13.6k against 18.5k
+	# IOPS at read 16k under strict), and would always hit the policy
+	# that happens to open that workload in round 1
+	r=$([ "$PRIME" -gt 0 ] && echo 0 || echo 1)
+	while [ "$r" -le "$ROUNDS" ]; do
+		j=0
+		for w in $workloads; do
+			# Each workload and round starts at another policy, so
+			# none always runs first or always follows the same one
+			k=0
+			while [ "$k" -lt "$np" ]; do
+				i=$(( (r + np - 1 + j + k) % np + 1 ))
+				eval "p=\${$i}"
+				set_policy "$p"
+				if [ "$r" = 0 ]; then
+					proto "STEP prime rw=${w%%:*} bs=$(to_bytes "${w#*:}") mode=$p"
+					runfio "${w%%:*}" "$(to_bytes "${w#*:}")" 0 "$PRIME" /tmp/fio.out
+				else
+					measure "${w%%:*}" "$(to_bytes "${w#*:}")" " mode=$p round=$r"
+				fi
+				k=$(( k + 1 ))
+			done
+			j=$(( j + 1 ))
+		done
+		r=$(( r + 1 ))
+	done
+else
+	# prime=SEC: every workload once, unmeasured, before the measured runs
+	# (see round 0 above)
+	[ "$PRIME" -gt 0 ] && for w in $workloads; do
+		proto "STEP prime rw=${w%%:*} bs=$(to_bytes "${w#*:}")"
+		runfio "${w%%:*}" "$(to_bytes "${w#*:}")" 0 "$PRIME" /tmp/fio.out
+	done
+	for w in $workloads; do
+		measure "${w%%:*}" "$(to_bytes "${w#*:}")"
+	done
+fi
 
 if [ -n "$spid" ]; then
 	phase idle 0
