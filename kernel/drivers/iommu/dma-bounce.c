@@ -1008,6 +1008,20 @@ static void iob_burst_fold(struct iommu_dma_bounce_pool *pool,
 		   (u64)IOB_BURST_NS * READ_ONCE(c->explore_every));
 }
 
+/*
+ * Open a counted window of @class at @now: the control window or a burst's
+ * second half. Lock held.
+ */
+static void iob_window_open(struct iommu_dma_bounce_pool *pool,
+			    unsigned int class, u64 now)
+{
+	struct iob_cost *c = &pool->cost[class];
+
+	c->mark = now;
+	c->mark_seen = iob_seen(pool, class);
+	WRITE_ONCE(c->phase_end, now + IOB_WINDOW_NS);
+}
+
 /* Move @class's burst to its next phase, which starts @now. Lock held. */
 static void iob_burst_next(struct iommu_dma_bounce_pool *pool,
 			   unsigned int class, u64 now)
@@ -1018,9 +1032,7 @@ static void iob_burst_next(struct iommu_dma_bounce_pool *pool,
 	lockdep_assert_held(&c->lock);
 	switch (c->phase) {
 	case IOB_PHASE_WAIT:
-		c->mark = now;
-		c->mark_seen = iob_seen(pool, class);
-		WRITE_ONCE(c->phase_end, now + IOB_WINDOW_NS);
+		iob_window_open(pool, class, now);
 		next = IOB_PHASE_CONTROL;
 		break;
 	case IOB_PHASE_CONTROL:
@@ -1035,9 +1047,7 @@ static void iob_burst_next(struct iommu_dma_bounce_pool *pool,
 		next = IOB_PHASE_SETTLE;
 		break;
 	case IOB_PHASE_SETTLE:
-		c->mark = now;
-		c->mark_seen = iob_seen(pool, class);
-		WRITE_ONCE(c->phase_end, now + IOB_WINDOW_NS);
+		iob_window_open(pool, class, now);
 		next = IOB_PHASE_MEASURE;
 		break;
 	case IOB_PHASE_MEASURE:
