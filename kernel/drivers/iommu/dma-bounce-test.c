@@ -1201,8 +1201,8 @@ static void iob_auto_no_flap_on_noise(struct kunit *test)
 }
 
 /*
- * On time alone (no rate measured), a path must be cheaper by more than
- * 1/8 to take over, in either direction.
+ * With no rate measured, a path must be cheaper in time by more than 1/8 to
+ * take over, in either direction.
  */
 static void iob_auto_bounces_only_on_a_clear_win(struct kunit *test)
 {
@@ -1489,12 +1489,12 @@ static void iob_auto_learns_on_the_real_paths(struct kunit *test)
 }
 
 /*
- * While the class keeps its device busy, the path that moves more mappings
- * wins even if its calls time dearer: the pool's calls here take twice as
- * long as the IOMMU's, but a device fed through the pool asks for the next
- * mapping twice as soon.
+ * Where neither path is cheaper in time, the one that moves more mappings
+ * while the device is kept busy wins: a device fed through the pool here
+ * asks for the next mapping twice as soon. Where one path is cheaper in
+ * time, it wins whatever the rates.
  */
-static void iob_auto_rate_beats_time(struct kunit *test)
+static void iob_auto_rate_breaks_ties(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
 	u8 *buf = test_buf(test, PAGE_SIZE, 5);
@@ -1508,10 +1508,10 @@ static void iob_auto_rate_beats_time(struct kunit *test)
 	t->fake.now = 1;
 	t->fake.clock_step = 1000;
 
-	/* IOMMU calls cost 500 ns, pool calls 1000 ns */
-	auto_run(test, buf, n, -500, gap);
+	/* Pool and IOMMU calls both cost 1000 ns: a tie */
+	auto_run(test, buf, n, 0, gap);
 	st = auto_state(test);
-	KUNIT_EXPECT_LT(test, st->iommu_ns, st->bounce_ns);
+	KUNIT_EXPECT_EQ(test, st->iommu_ns, st->bounce_ns);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
 	/*
@@ -1522,6 +1522,14 @@ static void iob_auto_rate_beats_time(struct kunit *test)
 	KUNIT_EXPECT_GE(test, st->bursts, 7);
 	KUNIT_EXPECT_GE(test, st->rate, 2 * TEST_RATE_ONE * 9 / 10);
 	KUNIT_EXPECT_LE(test, st->rate, 2 * TEST_RATE_ONE);
+
+	/* IOMMU calls at 500 ns: cheaper in time, back to the IOMMU */
+	auto_run(test, buf, n / 4, -500, gap);
+	st = auto_state(test);
+	KUNIT_EXPECT_LT(test, st->iommu_ns, st->bounce_ns);
+	KUNIT_EXPECT_GE(test, st->rate, 2 * TEST_RATE_ONE * 9 / 10);
+	KUNIT_EXPECT_FALSE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->switches, 2);
 }
 
 static void iob_auto_only_in_auto_mode(struct kunit *test)
@@ -1596,7 +1604,7 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_auto_explores_in_bursts),
 	KUNIT_CASE(iob_auto_burst_is_one_sample),
 	KUNIT_CASE(iob_auto_learns_on_the_real_paths),
-	KUNIT_CASE(iob_auto_rate_beats_time),
+	KUNIT_CASE(iob_auto_rate_breaks_ties),
 	KUNIT_CASE(iob_auto_only_in_auto_mode),
 	{}
 };
