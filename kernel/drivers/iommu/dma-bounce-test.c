@@ -37,8 +37,7 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 #define TEST_STEAL_SLOTS	8	/* fewer than a CPU stack holds */
 /* The auto policy's constants the tests count with (IOB_* in dma-bounce.c) */
 #define TEST_BURST_NS		(32 * NSEC_PER_MSEC)
-#define TEST_WINDOW_NS		(TEST_BURST_NS / 2)
-#define TEST_RATE_ONE		IOMMU_DMA_BOUNCE_RATE_ONE
+#define TEST_SETTLE_NS		(TEST_BURST_NS / 2)
 #define TEST_EXPLORE_EVERY	64
 #define TEST_SAMPLE_EVERY	16
 #define TEST_WARMUP		8
@@ -1200,10 +1199,7 @@ static void iob_auto_no_flap_on_noise(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
 }
 
-/*
- * With no rate measured, a path must be cheaper in time by more than 1/8 to
- * take over, in either direction.
- */
+/* A path must be cheaper by more than 1/8 to take over, in either direction. */
 static void iob_auto_bounces_only_on_a_clear_win(struct kunit *test)
 {
 	struct iommu_dma_bounce_auto_state *st;
@@ -1213,7 +1209,6 @@ static void iob_auto_bounces_only_on_a_clear_win(struct kunit *test)
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 0);
-	KUNIT_EXPECT_EQ(test, st->rate, TEST_RATE_ONE);
 	/* The pool is the cheaper path to explore: no scaling down */
 	KUNIT_EXPECT_EQ(test, st->explore_every, TEST_EXPLORE_EVERY);
 
@@ -1280,10 +1275,9 @@ static void auto_pool_calls(struct kunit *test, void *buf, int n, u64 at,
 }
 
 /*
- * The path not chosen is explored in bursts: after a control window on the
- * chosen path, every candidate takes the other path for one burst length,
- * one part in 64 of the time, k times less for a path k times dearer, up
- * to 16 times.
+ * The path not chosen is explored in bursts: every candidate takes the
+ * other path for one burst length, one part in 64 of the time, k times less
+ * for a path k times dearer, up to 16 times.
  */
 static void iob_auto_explores_in_bursts(struct kunit *test)
 {
@@ -1301,15 +1295,12 @@ static void iob_auto_explores_in_bursts(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->explore_every, 4 * TEST_EXPLORE_EVERY);
 	period = 4 * TEST_EXPLORE_EVERY * TEST_BURST_NS;
 
-	/* One burst length after warm-up the control window opens ... */
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, t0 + TEST_BURST_NS - 1));
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, t0 + TEST_BURST_NS));
-	/* ... and after it the burst, one burst length long */
-	b1 = t0 + TEST_BURST_NS + TEST_WINDOW_NS;
+	/* The first burst comes one burst length after warm-up ... */
+	b1 = t0 + TEST_BURST_NS;
 	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 - 1));
 	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1));
-	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys,
-						b1 + TEST_BURST_NS - TEST_WINDOW_NS));
+	/* ... and lasts one burst length */
+	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1 + TEST_SETTLE_NS));
 	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1 + TEST_BURST_NS - 1));
 	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 + TEST_BURST_NS));
 	KUNIT_EXPECT_EQ(test, auto_state(test)->bursts, 1);
@@ -1321,9 +1312,9 @@ static void iob_auto_explores_in_bursts(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, explored, 7 * TEST_BURST_NS / NSEC_PER_MSEC);
 	st = auto_state(test);
 	KUNIT_EXPECT_EQ(test, st->bursts, 8);
-	/* As many candidates came on both paths: no reason to move */
-	KUNIT_EXPECT_EQ(test, st->rate, TEST_RATE_ONE);
+	/* No call was timed in them: nothing changed */
 	KUNIT_EXPECT_TRUE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->iommu_ns, 8000);
 
 	/* 100x dearer: capped at 16 times fewer */
 	for (i = 0; i < 200; i++)
@@ -1337,7 +1328,7 @@ static void iob_auto_explores_in_bursts(struct kunit *test)
  * A burst's first half lets the other path's mappings drain and is not
  * timed; the calls of its second half count as one sample, which moves the
  * estimate half way to their mean. The chosen path is not sampled during
- * the burst, and a window with few candidates gives no rate.
+ * the burst.
  */
 static void iob_auto_burst_is_one_sample(struct kunit *test)
 {
@@ -1352,8 +1343,8 @@ static void iob_auto_burst_is_one_sample(struct kunit *test)
 	t->fake.now = t0;
 	auto_train(test, 4000, 4000, 1000, 1000);
 	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
-	start = t0 + TEST_BURST_NS + TEST_WINDOW_NS;
-	half = start + TEST_BURST_NS - TEST_WINDOW_NS;
+	start = t0 + TEST_BURST_NS;
+	half = start + TEST_SETTLE_NS;
 
 	/* Outside a burst, pool calls are samples: 3000 each pulls it up */
 	auto_pool_calls(test, buf, 4 * TEST_SAMPLE_EVERY, t0, 3000);
@@ -1363,7 +1354,6 @@ static void iob_auto_burst_is_one_sample(struct kunit *test)
 	pool_ns = st->bounce_ns;
 	pool_samples = st->samples[1];
 
-	KUNIT_ASSERT_TRUE(test, auto_wanted_at(test, phys, start - TEST_WINDOW_NS));
 	KUNIT_ASSERT_FALSE(test, auto_wanted_at(test, phys, start));
 	/* First half: dear, not counted */
 	auto_iommu_call(test, phys, start + 1, IOMMU_DMA_BOUNCE_COST_MAP, 50000);
@@ -1391,31 +1381,27 @@ static void iob_auto_burst_is_one_sample(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->bursts, 1);
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 6000);
 	KUNIT_EXPECT_EQ(test, st->samples[0], 80 + 8);
-	KUNIT_EXPECT_EQ(test, st->rate, TEST_RATE_ONE);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 }
 
 /*
  * Candidate mappings of one page, each on the path iommu_dma_bounce_wanted()
  * picks: through the pool for real, or as an IOMMU mapping whose map and
- * unmap each cost @iommu_extra more than a pool call. The next candidate
- * comes @gap[path] ns after one on that path, as from a device kept busy.
+ * unmap each cost @iommu_extra more than a pool call, @gap ns apart.
  * Return: how many took the IOMMU path.
  */
 static int auto_run(struct kunit *test, void *buf, int n, s64 iommu_extra,
-		    const u64 gap[2])
+		    u64 gap)
 {
 	struct iob_test *t = test->priv;
 	phys_addr_t phys = virt_to_phys(buf);
 	enum iommu_dma_bounce_cost_op op;
 	int i, iommu = 0;
 	dma_addr_t dma;
-	bool bounced;
 	u64 start;
 
 	for (i = 0; i < n; i++) {
-		bounced = iommu_dma_bounce_wanted(t->pool, phys, PAGE_SIZE);
-		if (bounced) {
+		if (iommu_dma_bounce_wanted(t->pool, phys, PAGE_SIZE)) {
 			dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
 			KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
 			test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
@@ -1435,7 +1421,7 @@ static int auto_run(struct kunit *test, void *buf, int n, s64 iommu_extra,
 			}
 		}
 		spin_lock(&t->fake.lock);
-		t->fake.now += gap[bounced];
+		t->fake.now += gap;
 		spin_unlock(&t->fake.lock);
 	}
 	return iommu;
@@ -1446,12 +1432,9 @@ static void iob_auto_learns_on_the_real_paths(struct kunit *test)
 	struct iob_test *t = test->priv;
 	u8 *buf = test_buf(test, PAGE_SIZE, 3);
 	struct iommu_dma_bounce_auto_state *st;
-	/*
-	 * A mapping every 4 ms on either path: a burst is 8 of them, too few
-	 * in a window for a rate, so time alone decides.
-	 */
-	const u64 gap[2] = { TEST_BURST_NS / 8, TEST_BURST_NS / 8 };
-	int burst = TEST_BURST_NS / gap[0];
+	/* A mapping every 4 ms on either path: a burst is 8 of them */
+	u64 gap = TEST_BURST_NS / 8;
+	int burst = TEST_BURST_NS / gap;
 	/* Candidates between bursts while the IOMMU is 6x dearer */
 	int period = 6 * TEST_EXPLORE_EVERY * burst;
 	int n = 4 * period, iommu;
@@ -1472,7 +1455,6 @@ static void iob_auto_learns_on_the_real_paths(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 12000);
 	KUNIT_EXPECT_EQ(test, st->bursts, 4);
-	KUNIT_EXPECT_EQ(test, st->rate, TEST_RATE_ONE);
 	KUNIT_EXPECT_GE(test, iommu, TEST_WARMUP + 4 * burst);
 	KUNIT_EXPECT_LE(test, iommu, 2 * TEST_WARMUP + 4 * burst);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, n - iommu);
@@ -1486,50 +1468,6 @@ static void iob_auto_learns_on_the_real_paths(struct kunit *test)
 	iommu = auto_run(test, buf, period, -900, gap);
 	KUNIT_EXPECT_GE(test, iommu, period - burst);
 	KUNIT_EXPECT_EQ(test, auto_state(test)->switches, 2);
-}
-
-/*
- * Where neither path is cheaper in time, the one that moves more mappings
- * while the device is kept busy wins: a device fed through the pool here
- * asks for the next mapping twice as soon. Where one path is cheaper in
- * time, it wins whatever the rates.
- */
-static void iob_auto_rate_breaks_ties(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	u8 *buf = test_buf(test, PAGE_SIZE, 5);
-	struct iommu_dma_bounce_auto_state *st;
-	const u64 gap[2] = { NSEC_PER_MSEC, NSEC_PER_MSEC / 2 };
-	/* Eight periods of candidates at the pool's pace */
-	int n = 8 * TEST_EXPLORE_EVERY * TEST_BURST_NS / gap[1];
-
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
-				    TEST_MAX_BYTES);
-	t->fake.now = 1;
-	t->fake.clock_step = 1000;
-
-	/* Pool and IOMMU calls both cost 1000 ns: a tie */
-	auto_run(test, buf, n, 0, gap);
-	st = auto_state(test);
-	KUNIT_EXPECT_EQ(test, st->iommu_ns, st->bounce_ns);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 1);
-	/*
-	 * Each burst moves the rate a quarter of the way from "as fast" to
-	 * twice (give or take the clock's own steps): after 7 bursts it is
-	 * within 7 % of it.
-	 */
-	KUNIT_EXPECT_GE(test, st->bursts, 7);
-	KUNIT_EXPECT_GE(test, st->rate, 2 * TEST_RATE_ONE * 9 / 10);
-	KUNIT_EXPECT_LE(test, st->rate, 2 * TEST_RATE_ONE);
-
-	/* IOMMU calls at 500 ns: cheaper in time, back to the IOMMU */
-	auto_run(test, buf, n / 4, -500, gap);
-	st = auto_state(test);
-	KUNIT_EXPECT_LT(test, st->iommu_ns, st->bounce_ns);
-	KUNIT_EXPECT_GE(test, st->rate, 2 * TEST_RATE_ONE * 9 / 10);
-	KUNIT_EXPECT_FALSE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 2);
 }
 
 static void iob_auto_only_in_auto_mode(struct kunit *test)
@@ -1604,7 +1542,6 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_auto_explores_in_bursts),
 	KUNIT_CASE(iob_auto_burst_is_one_sample),
 	KUNIT_CASE(iob_auto_learns_on_the_real_paths),
-	KUNIT_CASE(iob_auto_rate_breaks_ties),
 	KUNIT_CASE(iob_auto_only_in_auto_mode),
 	{}
 };

@@ -42,36 +42,25 @@
  * VM exit, not at all under an emulator where the copy is slow and the
  * request cheap, and the answer changes with load.
  *
- * Two measures, both taken on the real paths. The time of a map and of an
- * unmap on each path: the pool times a sample of its calls (one in
- * IOB_SAMPLE_EVERY, every one during warm-up), dma-iommu brackets its IOMMU
- * work for the pool to time, and each is an exponentially weighted average.
- * The path cheaper in time by more than 1/2^IOB_HYSTERESIS_SHIFT wins, so
- * noise does not make a class flap. Where neither is, the rate at which the
- * class's mappings come on each path breaks the tie, if it differs by that
- * margin: while the class keeps its device busy, that rate is the
- * throughput the device's users see, and it counts what the time of a call
- * cannot, such as the work of the VMM thread that emulates the IOMMU beside
- * the device. The rate only breaks ties because a burst measures it less
- * well than times: its window holds a few hundred mappings at most, and
- * something slower than a burst pulls it towards "as fast" (on QEMU a
- * bounced 4 KiB class reads 0.9-1.1 times the IOMMU path's rate in bursts
- * and runs 1.3 times as fast).
+ * The pool measures, on the real paths, the time of a map and of an unmap
+ * on each path: it times a sample of its own calls (one in
+ * IOB_SAMPLE_EVERY of each op, every one during warm-up), dma-iommu
+ * brackets its IOMMU work for the pool to time, and each is an
+ * exponentially weighted average. The path cheaper by more than
+ * 1/2^IOB_HYSTERESIS_SHIFT wins, so noise does not make a class flap.
  *
- * The path not chosen is measured in bursts: a control window counts the
- * candidates on the chosen path, then for IOB_BURST_NS every candidate
- * takes the other path. A path looks dearer while it carries a few mappings
- * among many of the other (its code and data are cold, it queues behind the
- * other path's work on the IOMMU or in the VMM), so the first half of a
- * burst lets the other path's mappings drain and only the second half is
- * counted and timed, as long as the control window; its means count as one
- * sample. Bursts take one part in IOB_EXPLORE_EVERY of the time, times how
- * much dearer in time the path not chosen is (at most IOB_EXPLORE_SCALE_MAX
- * times), so that exploring never costs more than about
- * 1/IOB_EXPLORE_EVERY of the chosen path's time. For the same reason the
- * chosen path is not timed during a burst and for half a burst after it. A
- * pool path sample that had to grow a slot is not taken: growing is a
- * one-off cost the pool amortises.
+ * The path not chosen is measured in bursts: for IOB_BURST_NS every
+ * candidate of the class takes it. A path looks dearer while it carries a
+ * few mappings among many of the other (its code and data are cold, it
+ * queues behind the other path's work on the IOMMU or in the VMM), so the
+ * first half of a burst lets the other path's mappings drain and only the
+ * second half is timed; its means count as one sample. Bursts take one
+ * part in IOB_EXPLORE_EVERY of the time, times how much dearer the path not
+ * chosen is (at most IOB_EXPLORE_SCALE_MAX times), so that exploring never
+ * costs more than about 1/IOB_EXPLORE_EVERY of the chosen path's time. For
+ * the same reason the chosen path is not timed during a burst and for half
+ * a burst after it. A pool path sample that had to grow a slot is not
+ * taken: growing is a one-off cost the pool amortises.
  */
 
 #define pr_fmt(fmt) "iommu-bounce: " fmt
@@ -132,30 +121,18 @@
 #define IOB_SPIKE_MAX		2
 #define IOB_HYSTERESIS_SHIFT	3
 /*
- * Bursts (see the top): one lasts IOB_BURST_NS; the control window before
- * it and its counted second half last IOB_WINDOW_NS each, its first half
- * (and the time after it in which the chosen path is not timed)
- * IOB_SETTLE_NS. A burst's mean times weigh 1/2^IOB_BURST_SHIFT: they
- * average many calls, so they weigh more than one sample, yet one burst
- * alone moves an estimate at most half way. Its calls are clamped at
- * IOB_BURST_SPIKE_MAX times the average, looser than single samples, so
- * that an estimate far too low catches up in a few bursts. A burst's rate
- * weighs 1/2^IOB_RATE_SHIFT in the average rate, which starts at "as
- * fast": a window holds a few hundred mappings at most, so one burst's
- * rate is noisier than its times, and no single burst can move the rate
- * out of the margin from there unless the paths differ by a factor of 1.5
- * or more. A window's rate counts only if it saw IOB_RATE_MIN candidates
- * and lasted at most twice its length (the class was busy).
+ * Bursts (see the top): one lasts IOB_BURST_NS, its first half, and the
+ * time after it in which the chosen path is not timed, IOB_SETTLE_NS. A
+ * burst's mean times weigh 1/2^IOB_BURST_SHIFT: they average many calls,
+ * so they weigh more than one sample, yet one burst alone moves an estimate
+ * at most half way. Its calls are clamped at IOB_BURST_SPIKE_MAX times the
+ * average, looser than single samples, so that an estimate far too low
+ * catches up in a few bursts.
  */
 #define IOB_BURST_NS		(32 * NSEC_PER_MSEC)
-#define IOB_WINDOW_NS		(IOB_BURST_NS / 2)
-#define IOB_SETTLE_NS		(IOB_BURST_NS - IOB_WINDOW_NS)
+#define IOB_SETTLE_NS		(IOB_BURST_NS / 2)
 #define IOB_BURST_SHIFT		1
 #define IOB_BURST_SPIKE_MAX	4
-#define IOB_RATE_SHIFT		2
-#define IOB_RATE_MIN		8
-/* The pool path's rate relative to the IOMMU path's, in 1/IOB_RATE_ONE */
-#define IOB_RATE_ONE		IOMMU_DMA_BOUNCE_RATE_ONE
 /* Bursts take 1/IOB_EXPLORE_EVERY of the time, k times less for k dearer */
 #define IOB_EXPLORE_EVERY	64
 #define IOB_EXPLORE_SCALE_MAX	16
@@ -174,10 +151,9 @@ enum iob_path {
 
 /* Where a class is in measuring the path it has not chosen */
 enum iob_phase {
-	IOB_PHASE_WAIT,		/* until the next control window */
-	IOB_PHASE_CONTROL,	/* the chosen path, candidates counted */
+	IOB_PHASE_WAIT,		/* until the next burst */
 	IOB_PHASE_SETTLE,	/* burst: the other path, its first half */
-	IOB_PHASE_MEASURE,	/* burst: its second half, counted and timed */
+	IOB_PHASE_MEASURE,	/* burst: its second half, timed */
 };
 
 /**
@@ -225,9 +201,8 @@ struct iob_pcpu {
 	 * both, a CPU that maps and unmaps in turn would time only one op
 	 */
 	unsigned int		tick[IOMMU_DMA_BOUNCE_NR_COST_OPS];
-	/* auto policy: which path warms up, candidates seen, per class */
+	/* auto policy: which path warms up, per class */
 	unsigned int		warmup[IOB_NR_CLASSES];
-	unsigned long		seen[IOB_NR_CLASSES];
 };
 
 /**
@@ -238,23 +213,18 @@ struct iob_pcpu {
  * @switches: times @bounce changed
  * @explore_every: bursts take one part in this many of the time; 0 until
  *	both paths have warmed up
- * @rate: average rate of candidates on the pool path relative to the IOMMU
- *	path, in 1/IOB_RATE_ONE; IOB_RATE_ONE until bursts measure it
  * @lock: serialises the bursts, see below
  * @phase: an enum iob_phase
  * @burst_path: the path the last burst explored
  * @phase_end: clock when @phase ends
  * @burst_start: clock when the last burst began
  * @burst_end: clock when it ended
- * @mark: clock when the window being counted began
- * @mark_seen: candidates seen by then
- * @control_ns: how long the last control window lasted
- * @control_n: candidates it saw
+ * @mark: clock when the running burst's second half began
  * @burst_ns: time of the calls timed in the running burst, per op
  * @burst_calls: how many calls that is, per op
  * @bursts: bursts ended
  *
- * @ns, @samples, @bounce, @switches, @explore_every and @rate are updated
+ * @ns, @samples, @bounce, @switches and @explore_every are updated
  * without a lock by whichever CPU took a sample, with READ_ONCE() and
  * WRITE_ONCE(): two CPUs sampling at once may lose one sample, which an
  * estimate can afford, and nothing on the fast path waits for it. The burst
@@ -270,7 +240,6 @@ struct iob_cost {
 	bool			bounce;
 	unsigned long		switches;
 	unsigned int		explore_every;
-	unsigned int		rate;
 
 	spinlock_t		lock;	/* see above */
 	u8			phase;
@@ -279,9 +248,6 @@ struct iob_cost {
 	u64			burst_start;
 	u64			burst_end;
 	u64			mark;
-	unsigned long		mark_seen;
-	u64			control_ns;
-	unsigned long		control_n;
 	u64			burst_ns[IOMMU_DMA_BOUNCE_NR_COST_OPS];
 	unsigned long		burst_calls[IOMMU_DMA_BOUNCE_NR_COST_OPS];
 	unsigned long		bursts;
@@ -882,17 +848,15 @@ static unsigned int iob_explore_every(u64 cur, u64 other)
 }
 
 /*
- * Move a class to the other path only when that is clearly better: it costs
- * less time by the margin, or, where neither path is cheaper in time by the
- * margin, it moves more mappings by the margin. Then set how often to
- * explore.
+ * Move a class to the other path only when that is clearly cheaper; then
+ * set how often to explore.
  */
 static void iob_decide(struct iommu_dma_bounce_pool *pool, unsigned int class)
 {
 	struct iob_cost *c = &pool->cost[class];
-	unsigned int rate = READ_ONCE(c->rate), every;
-	bool bounce = READ_ONCE(c->bounce), want;
+	bool bounce = READ_ONCE(c->bounce);
 	u64 iommu, pool_path, cur, other;
+	unsigned int every;
 
 	if (!iob_warm(c, IOB_PATH_IOMMU) || !iob_warm(c, IOB_PATH_BOUNCE))
 		return;
@@ -900,29 +864,19 @@ static void iob_decide(struct iommu_dma_bounce_pool *pool, unsigned int class)
 	pool_path = iob_path_cost(c, IOB_PATH_BOUNCE);
 	cur = bounce ? pool_path : iommu;
 	other = bounce ? iommu : pool_path;
-	if (other + (other >> IOB_HYSTERESIS_SHIFT) < cur)
-		want = !bounce;
-	else if (cur + (cur >> IOB_HYSTERESIS_SHIFT) < other)
-		want = bounce;
-	else if (rate > IOB_RATE_ONE + (IOB_RATE_ONE >> IOB_HYSTERESIS_SHIFT))
-		want = true;	/* a tie in time; the pool moves more */
-	else if (rate + (rate >> IOB_HYSTERESIS_SHIFT) < IOB_RATE_ONE)
-		want = false;
-	else
-		want = bounce;
-	if (want != bounce) {
-		bounce = want;
+	if (other + (other >> IOB_HYSTERESIS_SHIFT) < cur) {
+		bounce = !bounce;
 		WRITE_ONCE(c->bounce, bounce);
 		WRITE_ONCE(c->switches, READ_ONCE(c->switches) + 1);
 		trace_iommu_bounce_decide(pool->name, iob_class_size(class),
-					  bounce, iommu, pool_path, rate);
+					  bounce, iommu, pool_path);
 	}
 	every = bounce ? iob_explore_every(pool_path, iommu) :
 			 iob_explore_every(iommu, pool_path);
 	/*
-	 * Warm: the first control window opens after one burst length, once
-	 * the warm-up's mix has drained. A CPU that sees @explore_every
-	 * before @phase_end opens it early, which is harmless.
+	 * Warm: the first burst comes one burst length later, once the
+	 * warm-up's mix has drained. A CPU that sees @explore_every before
+	 * @phase_end starts it early, which is harmless.
 	 */
 	if (!READ_ONCE(c->explore_every))
 		WRITE_ONCE(c->phase_end, iob_clock(pool) + IOB_BURST_NS);
@@ -956,33 +910,18 @@ static s64 iob_since(u64 t, u64 since)
 	return (s64)(t - since);
 }
 
-/* Candidates of @class seen by all CPUs so far. */
-static unsigned long iob_seen(struct iommu_dma_bounce_pool *pool,
-			      unsigned int class)
-{
-	unsigned long n = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		n += READ_ONCE(per_cpu_ptr(pool->pcpu, cpu)->seen[class]);
-	return n;
-}
-
 /*
  * The burst that just ended, as one sample: the mean time of its timed
- * calls, per op, for the path it explored, and the rate of its second half
- * against the control window's. Then re-decide and set when the next
- * control window opens. Called with the class's lock held.
+ * calls, per op, for the path it explored. Then re-decide and set when the
+ * next burst begins. Called with the class's lock held.
  */
 static void iob_burst_fold(struct iommu_dma_bounce_pool *pool,
-			   unsigned int class, u64 now)
+			   unsigned int class)
 {
 	struct iob_cost *c = &pool->cost[class];
 	enum iob_path path = c->burst_path;
 	enum iommu_dma_bounce_cost_op op;
-	unsigned long n = iob_seen(pool, class) - c->mark_seen;
-	u64 t = now - c->mark, avg, mean, r;
-	unsigned int rate;
+	u64 avg, mean;
 
 	lockdep_assert_held(&c->lock);
 	for (op = 0; op < IOMMU_DMA_BOUNCE_NR_COST_OPS; op++) {
@@ -995,37 +934,10 @@ static void iob_burst_fold(struct iommu_dma_bounce_pool *pool,
 		WRITE_ONCE(c->samples[path][op],
 			   c->samples[path][op] + c->burst_calls[op]);
 	}
-	if (n >= IOB_RATE_MIN && c->control_n >= IOB_RATE_MIN &&
-	    t <= 2 * IOB_WINDOW_NS && c->control_ns <= 2 * IOB_WINDOW_NS) {
-		/* The explored path's rate over the chosen one's */
-		r = div64_u64(c->control_ns * n * IOB_RATE_ONE,
-			      c->control_n * t);
-		if (path == IOB_PATH_IOMMU)
-			r = div64_u64((u64)IOB_RATE_ONE * IOB_RATE_ONE, r ?: 1);
-		r = min_t(u64, r, IOB_RATE_ONE * IOB_RATE_ONE);
-		rate = READ_ONCE(c->rate);
-		rate = rate - (rate >> IOB_RATE_SHIFT) + (r >> IOB_RATE_SHIFT);
-		WRITE_ONCE(c->rate, rate);
-	}
-	WRITE_ONCE(c->burst_end, now);
 	WRITE_ONCE(c->bursts, c->bursts + 1);
 	iob_decide(pool, class);
-	WRITE_ONCE(c->phase_end, c->burst_start - IOB_WINDOW_NS +
+	WRITE_ONCE(c->phase_end, c->burst_start +
 		   (u64)IOB_BURST_NS * READ_ONCE(c->explore_every));
-}
-
-/*
- * Open a counted window of @class at @now: the control window or a burst's
- * second half. Lock held.
- */
-static void iob_window_open(struct iommu_dma_bounce_pool *pool,
-			    unsigned int class, u64 now)
-{
-	struct iob_cost *c = &pool->cost[class];
-
-	c->mark = now;
-	c->mark_seen = iob_seen(pool, class);
-	WRITE_ONCE(c->phase_end, now + IOB_WINDOW_NS);
 }
 
 /* Move @class's burst to its next phase, which starts @now. Lock held. */
@@ -1038,12 +950,6 @@ static void iob_burst_next(struct iommu_dma_bounce_pool *pool,
 	lockdep_assert_held(&c->lock);
 	switch (c->phase) {
 	case IOB_PHASE_WAIT:
-		iob_window_open(pool, class, now);
-		next = IOB_PHASE_CONTROL;
-		break;
-	case IOB_PHASE_CONTROL:
-		c->control_ns = now - c->mark;
-		c->control_n = iob_seen(pool, class) - c->mark_seen;
 		memset(c->burst_ns, 0, sizeof(c->burst_ns));
 		memset(c->burst_calls, 0, sizeof(c->burst_calls));
 		WRITE_ONCE(c->burst_path, c->bounce ? IOB_PATH_IOMMU :
@@ -1053,11 +959,13 @@ static void iob_burst_next(struct iommu_dma_bounce_pool *pool,
 		next = IOB_PHASE_SETTLE;
 		break;
 	case IOB_PHASE_SETTLE:
-		iob_window_open(pool, class, now);
+		c->mark = now;
+		WRITE_ONCE(c->phase_end, now + IOB_BURST_NS - IOB_SETTLE_NS);
 		next = IOB_PHASE_MEASURE;
 		break;
 	case IOB_PHASE_MEASURE:
-		iob_burst_fold(pool, class, now);
+		WRITE_ONCE(c->burst_end, now);
+		iob_burst_fold(pool, class);
 		break;
 	}
 	WRITE_ONCE(c->phase, next);
@@ -1076,7 +984,6 @@ static bool iob_exploring(struct iommu_dma_bounce_pool *pool,
 	unsigned long flags;
 	bool explore;
 
-	this_cpu_inc(pool->pcpu->seen[class]);
 	if (iob_since(now, READ_ONCE(c->phase_end)) < 0)
 		return READ_ONCE(c->phase) >= IOB_PHASE_SETTLE;
 
@@ -1829,7 +1736,6 @@ iommu_dma_bounce_auto_get(struct iommu_dma_bounce_pool *pool,
 	st->switches = READ_ONCE(c->switches);
 	st->explore_every = READ_ONCE(c->explore_every) ?: 2;
 	st->bursts = READ_ONCE(c->bursts);
-	st->rate = READ_ONCE(c->rate);
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_auto_get);
 
@@ -1888,11 +1794,11 @@ static int iob_stats_show(struct seq_file *m, void *v)
 		struct iommu_dma_bounce_auto_state a;
 
 		iommu_dma_bounce_auto_get(pool, class, &a);
-		seq_printf(m, "class_%zu: %s iommu_ns=%llu bounce_ns=%llu rate=%u samples=%lu/%lu switches=%lu explore=1/%u bursts=%lu\n",
+		seq_printf(m, "class_%zu: %s iommu_ns=%llu bounce_ns=%llu samples=%lu/%lu switches=%lu explore=1/%u bursts=%lu\n",
 			   iob_class_size(class), a.bounce ? "bounce" : "iommu",
-			   a.iommu_ns, a.bounce_ns, a.rate,
-			   a.samples[IOB_PATH_IOMMU], a.samples[IOB_PATH_BOUNCE],
-			   a.switches, a.explore_every, a.bursts);
+			   a.iommu_ns, a.bounce_ns, a.samples[IOB_PATH_IOMMU],
+			   a.samples[IOB_PATH_BOUNCE], a.switches,
+			   a.explore_every, a.bursts);
 	}
 	return 0;
 }
@@ -1997,7 +1903,6 @@ iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
 		spin_lock_init(&pool->depot[class].lock);
 		INIT_LIST_HEAD(&pool->depot[class].free);
 		spin_lock_init(&pool->cost[class].lock);
-		pool->cost[class].rate = IOB_RATE_ONE;
 	}
 	xa_init(&pool->slots);
 	INIT_DELAYED_WORK(&pool->age_work, iob_age_work);
@@ -2094,10 +1999,10 @@ ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
 		struct iommu_dma_bounce_auto_state a;
 
 		iommu_dma_bounce_auto_get(pool, class, &a);
-		len += sysfs_emit_at(buf, len, "%zu %s %llu %llu %u\n",
+		len += sysfs_emit_at(buf, len, "%zu %s %llu %llu\n",
 				     iob_class_size(class),
 				     a.bounce ? "bounce" : "iommu",
-				     a.iommu_ns, a.bounce_ns, a.rate);
+				     a.iommu_ns, a.bounce_ns);
 	}
 	return len;
 }

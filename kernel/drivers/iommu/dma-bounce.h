@@ -200,8 +200,6 @@ ssize_t iommu_dma_bounce_attr_store(struct iommu_domain *domain,
 struct iommu_dma_bounce_pool *iommu_dma_domain_bounce_pool(struct iommu_domain *domain);
 
 #define IOMMU_DMA_BOUNCE_NR_CLASSES	6
-/* A rate of the auto policy equal on both paths (see the auto state) */
-#define IOMMU_DMA_BOUNCE_RATE_ONE	1024
 
 /* Why a mapping the pool was asked for took the normal path */
 enum iommu_dma_bounce_fallback {
@@ -267,9 +265,6 @@ void *iommu_dma_bounce_slot_vaddr(struct iommu_dma_bounce_pool *pool,
  * @explore_every: bursts explore the path not chosen one part in this many
  *	of the time (during warm-up: one candidate in this many)
  * @bursts: bursts that measured the path not chosen
- * @rate: the pool path's rate of mappings relative to the IOMMU path's, in
- *	1/IOMMU_DMA_BOUNCE_RATE_ONE; IOMMU_DMA_BOUNCE_RATE_ONE (as fast) until
- *	bursts measure it
  */
 struct iommu_dma_bounce_auto_state {
 	bool bounce;
@@ -279,7 +274,6 @@ struct iommu_dma_bounce_auto_state {
 	unsigned long switches;
 	unsigned int explore_every;
 	unsigned long bursts;
-	unsigned int rate;
 };
 
 void iommu_dma_bounce_auto_sample(struct iommu_dma_bounce_pool *pool,
