@@ -195,11 +195,10 @@ def decision_rows(dc, wls):
                 row.append("-")
                 continue
             est = dict(kv.split("=", 1) for kv in r["detail"].split() if "=" in kv)
-            rate = est.get("rate")
             row.append(f"{r['decision']} ({int(est.get('iommu_ns', 0)) / 1000:.0f} vs "
-                       f"{int(est.get('bounce_ns', 0)) / 1000:.0f} us"
-                       + (f", rate {int(rate) / 1024:.2f}" if rate else "")
-                       + f", {int(r['pool_maps']) / 1000:.1f}k maps)")
+                       f"{int(est.get('bounce_ns', 0)) / 1000:.0f} us, "
+                       f"{est.get('bursts', '?')} bursts, "
+                       f"{int(r['pool_maps']) / 1000:.1f}k maps)")
         rows.append(row)
     return ["run"] + [f"rep {rp}" for rp in reps_d], rows
 
@@ -521,10 +520,9 @@ def main():
                 continue
             md += ["", f"### bounce-auto decisions after each run ({title})", "",
                    "The decision of the run's size class when the run ended, the "
-                   "estimates behind it (IOMMU vs pool, us per map+unmap as timed; the "
-                   "pool path's rate of mappings against the IOMMU path's, 1.00 = as "
-                   "fast, 1.00 also until a burst measured it) and the mappings the pool "
-                   "served during the run, warm-up included"
+                   "estimates behind it (IOMMU vs pool, us per map+unmap), the bursts "
+                   "that measured the path not chosen so far and the mappings the pool "
+                   "served during the run, bursts and warm-up included"
                    + ("; rep counts runs over the policy boots" if pol else "") + ":", ""]
             h, rows = decision_rows(dc, pwls if pol else wls)
             md += table(h, rows)
