@@ -240,11 +240,11 @@ auto_class() {
 	echo "$c"
 }
 
-# measure RW BYTES [TAG]: one measured fio run, its "@@IOB FIO" line and,
+# measure RW:BS [TAG]: one measured fio run, its "@@IOB FIO" line and,
 # when the pool is in mode auto, its "@@IOB CLASS" line; TAG (" mode=..
 # round=..") is appended to both
 measure() {
-	rw=$1 bytes=$2 tag=${3:-}
+	rw=${1%%:*} bytes=$(to_bytes "${1#*:}") tag=${2:-}
 	phase "$rw-$bytes" "$bytes"
 	proto "STEP fio rw=$rw bs=$bytes$tag"
 	say "rw=$rw bs=$bytes$tag: warm-up ${WARMUP}s, measuring ${RUNTIME}s"
@@ -260,7 +260,7 @@ measure() {
 	c1=$(busy_ticks); b1=$(dev_bytes)
 	# Terse v3: field 5 error, field 8 read IOPS, field 49 write IOPS.
 	line=$(grep '^3;' /tmp/fio.out | head -n 1)
-	[ -n "$line" ] || { cat /tmp/fio.out /tmp/fio.err >&2; fail "no terse output for $rw:$bytes"; }
+	[ -n "$line" ] || { cat /tmp/fio.out /tmp/fio.err >&2; fail "no terse output for $rw:$bytes$tag"; }
 	err=$(echo "$line" | cut -d';' -f5)
 	riops=$(echo "$line" | cut -d';' -f8)
 	wiops=$(echo "$line" | cut -d';' -f49)
@@ -274,6 +274,15 @@ measure() {
 		proto "CLASS rw=$rw bs=$bytes maps=$(( $(pool_stat maps) - m0 )) class_$cls=$(pool_stat "class_$cls")$tag"
 	fi
 	n=$(( n + 1 ))
+}
+
+# prime RW:BS [POLICY]: one unmeasured run of PRIME s. The first run of a
+# workload after boot is slow whatever the policy (seen: 13.6k against
+# 18.5k IOPS at read 16k under strict); with policies= it would always
+# hit the policy that happens to open that workload in round 1.
+prime() {
+	proto "STEP prime rw=${1%%:*} bs=$(to_bytes "${1#*:}")${2:+ mode=$2}"
+	runfio "${1%%:*}" "$(to_bytes "${1#*:}")" 0 "$PRIME" /tmp/fio.out
 }
 
 # set_policy POLICY: the NVMe group's bounce policy, as bench/run.sh names
@@ -306,10 +315,7 @@ if [ -n "$POLICIES" ]; then
 	[ -w "$gdir/bounce" ] || fail "policies= but no writable $gdir/bounce"
 	set -- $POLICIES
 	np=$#
-	# Round 0, unmeasured, PRIME s per run: the first run of a workload
-	# after boot is slow whatever the policy (seen: 13.6k against 18.5k
-	# IOPS at read 16k under strict), and would always hit the policy
-	# that happens to open that workload in round 1
+	# Round 0: every workload primed under every policy
 	r=$([ "$PRIME" -gt 0 ] && echo 0 || echo 1)
 	while [ "$r" -le "$ROUNDS" ]; do
 		j=0
@@ -322,10 +328,9 @@ if [ -n "$POLICIES" ]; then
 				eval "p=\${$i}"
 				set_policy "$p"
 				if [ "$r" = 0 ]; then
-					proto "STEP prime rw=${w%%:*} bs=$(to_bytes "${w#*:}") mode=$p"
-					runfio "${w%%:*}" "$(to_bytes "${w#*:}")" 0 "$PRIME" /tmp/fio.out
+					prime "$w" "$p"
 				else
-					measure "${w%%:*}" "$(to_bytes "${w#*:}")" " mode=$p round=$r"
+					measure "$w" " mode=$p round=$r"
 				fi
 				k=$(( k + 1 ))
 			done
@@ -334,14 +339,11 @@ if [ -n "$POLICIES" ]; then
 		r=$(( r + 1 ))
 	done
 else
-	# prime=SEC: every workload once, unmeasured, before the measured runs
-	# (see round 0 above)
 	[ "$PRIME" -gt 0 ] && for w in $workloads; do
-		proto "STEP prime rw=${w%%:*} bs=$(to_bytes "${w#*:}")"
-		runfio "${w%%:*}" "$(to_bytes "${w#*:}")" 0 "$PRIME" /tmp/fio.out
+		prime "$w"
 	done
 	for w in $workloads; do
-		measure "${w%%:*}" "$(to_bytes "${w#*:}")"
+		measure "$w"
 	done
 fi
 
