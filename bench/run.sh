@@ -439,6 +439,16 @@ pool_lines() {
 	done >>"$RESULTS/decisions.csv"
 }
 
+# domain_type NAME TYPE: fails unless the NVMe of boot NAME was in an IOMMU
+# domain of TYPE (the guest's "@@IOB DEVICE" line in $res)
+domain_type() {
+	local gtype
+	gtype=$(sed -n 's/^@@IOB DEVICE .* type=\([^ ]*\).*/\1/p' "$res")
+	[ "$gtype" = "$2" ] ||
+		fail "NVMe of $1 is in an IOMMU domain of type '$gtype'," \
+		     "expected '$2' (results: $res)"
+}
+
 # fio_rows IOMMU MODE REP NAME: the boot's "@@IOB FIO" lines into fio.csv
 # and cpu.csv, a progress line each; a policy boot's lines carry their own
 # mode= and round= (see pool_lines). Prints how many.
@@ -485,10 +495,7 @@ for rep in $(seq 1 "$REPS"); do
 			     "${MODE_ARGS[$mode]} iob.run=bench:fio.sh iob.args=$args" \
 			     "${MODE_ARGS[$mode]}"
 			script_done "$name" fio.sh FIO "$n_wl"
-			gtype=$(sed -n 's/^@@IOB DEVICE .* type=\([^ ]*\).*/\1/p' "$res")
-			[ "$gtype" = "${MODE_GROUP_TYPE[$mode]}" ] ||
-				fail "NVMe of $name is in an IOMMU domain of type '$gtype'," \
-				     "expected '${MODE_GROUP_TYPE[$mode]}' (results: $res)"
+			domain_type "$name" "${MODE_GROUP_TYPE[$mode]}"
 			n=$(fio_rows "$iommu" "$mode" "$rep" "$name")
 			[ "$n" -eq "$n_wl" ] ||
 				fail "boot $name gave $n results, expected $n_wl (results: $res)"
@@ -535,9 +542,7 @@ for rep in $(seq 1 "$REPS"); do
 		boot "$name" "$iommu" "$SMP" "$timeout_policy" \
 		     "$POLICY_ARGS iob.run=bench:fio.sh iob.args=$args" "$POLICY_ARGS"
 		script_done "$name" fio.sh FIO "$n_pol"
-		gtype=$(sed -n 's/^@@IOB DEVICE .* type=\([^ ]*\).*/\1/p' "$res")
-		[ "$gtype" = DMA ] ||
-			fail "NVMe of $name is in an IOMMU domain of type '$gtype', expected 'DMA' (results: $res)"
+		domain_type "$name" DMA
 		n=$(fio_rows "$iommu" policy "$rep" "$name")
 		[ "$n" -eq "$n_pol" ] ||
 			fail "boot $name gave $n results, expected $n_pol (results: $res)"
