@@ -38,6 +38,8 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 /* The auto policy's constants the tests count with (IOB_* in dma-bounce.c) */
 #define TEST_BURST_NS		(32 * NSEC_PER_MSEC)
 #define TEST_SETTLE_NS		(TEST_BURST_NS / 2)
+#define TEST_REF_NS		(TEST_BURST_NS - TEST_SETTLE_NS)
+#define TEST_EXPLORE_SOONEST	8
 #define TEST_EXPLORE_EVERY	64
 #define TEST_SAMPLE_EVERY	16
 #define TEST_WARMUP		8
@@ -1111,6 +1113,40 @@ static void auto_feed_both(struct kunit *test, int n, u64 iommu_map,
 }
 
 /*
+ * The end of a burst of class 0 that timed, on average, these costs of a
+ * map and an unmap on each path.
+ */
+static void auto_burst(struct kunit *test, u64 iommu_map, u64 iommu_unmap,
+		       u64 bounce_map, u64 bounce_unmap)
+{
+	struct iob_test *t = test->priv;
+	const u64 iommu[IOMMU_DMA_BOUNCE_NR_COST_OPS] = {
+		[IOMMU_DMA_BOUNCE_COST_MAP] = iommu_map,
+		[IOMMU_DMA_BOUNCE_COST_UNMAP] = iommu_unmap,
+	};
+	const u64 bounce[IOMMU_DMA_BOUNCE_NR_COST_OPS] = {
+		[IOMMU_DMA_BOUNCE_COST_MAP] = bounce_map,
+		[IOMMU_DMA_BOUNCE_COST_UNMAP] = bounce_unmap,
+	};
+
+	iommu_dma_bounce_auto_burst(t->pool, 0, iommu, bounce);
+}
+
+/* @n bursts at fixed costs, each after a sample of the chosen path */
+static void auto_bursts(struct kunit *test, int n, u64 iommu_map,
+			u64 iommu_unmap, u64 bounce_map, u64 bounce_unmap)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		auto_feed_both(test, 1, iommu_map, iommu_unmap, bounce_map,
+			       bounce_unmap);
+		auto_burst(test, iommu_map, iommu_unmap, bounce_map,
+			   bounce_unmap);
+	}
+}
+
+/*
  * Switch the pool to the auto policy and feed class 0 forty mappings of
  * fixed costs on each path: enough for both to be warm and decided.
  */
@@ -1138,7 +1174,9 @@ static void iob_auto_converges(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 7000);
 	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2500);
-	KUNIT_EXPECT_EQ(test, st->samples[0], 80);
+	KUNIT_EXPECT_EQ(test, st->recent_ns, 2500);
+	/* Warm after 8 of each; then only the chosen path takes samples */
+	KUNIT_EXPECT_EQ(test, st->samples[0], 2 * TEST_WARMUP);
 	KUNIT_EXPECT_EQ(test, st->samples[1], 80);
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
 }
@@ -1152,11 +1190,10 @@ static void iob_auto_switches_when_costs_cross(struct kunit *test)
 	auto_train(test, 3500, 3500, 1250, 1250);
 	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
 
-	/* The IOMMU gets cheaper step by step, down to a fifth of a copy */
-	for (i = 0; i < 400; i++) {
-		iommu = max(3500 - 25 * i, 250);
-		auto_feed(test, false, iommu, iommu);
-		auto_feed(test, true, 1250, 1250);
+	/* The IOMMU gets cheaper burst by burst, down to a fifth of a copy */
+	for (i = 0; i < 40; i++) {
+		iommu = max(3500 - 250 * i, 250);
+		auto_bursts(test, 1, iommu, iommu, 1250, 1250);
 	}
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
@@ -1164,36 +1201,52 @@ static void iob_auto_switches_when_costs_cross(struct kunit *test)
 	KUNIT_EXPECT_LT(test, st->iommu_ns, st->bounce_ns);
 }
 
-/* +-10 % around @ns, alternating, and a 100x spike every 16th sample */
+/* +-10 % around @ns, alternating */
+static u64 wobbly(u64 ns, int i)
+{
+	return i % 2 ? ns + ns / 10 : ns - ns / 10;
+}
+
+/* The same, and a 100x spike every 16th sample */
 static u64 noisy(u64 ns, int i)
 {
-	if (i % 16 == 15)
-		return ns * 100;
-	return i % 2 ? ns + ns / 10 : ns - ns / 10;
+	return i % 16 == 15 ? ns * 100 : wobbly(ns, i);
+}
+
+/* @n rounds of samples with spikes, then a burst whose means wobble */
+static void auto_noise(struct kunit *test, int n, u64 iommu, u64 bounce)
+{
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < TEST_SAMPLE_EVERY; j++) {
+			auto_feed(test, false, noisy(iommu, i + j),
+				  noisy(iommu, i + j + 1));
+			auto_feed(test, true, noisy(bounce, i + j + 3),
+				  noisy(bounce, i + j));
+		}
+		/* Every other burst alone finds the copy 14 % cheaper */
+		auto_burst(test, wobbly(iommu, i), wobbly(iommu, i),
+			   wobbly(bounce, i + 1), wobbly(bounce, i + 1));
+	}
 }
 
 static void iob_auto_no_flap_on_noise(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
 	struct iommu_dma_bounce_auto_state *st;
-	int i;
 
 	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
 				    TEST_MAX_BYTES);
 	/* A copy 5 % dearer than the IOMMU: never worth a switch */
-	for (i = 0; i < 2000; i++) {
-		auto_feed(test, false, noisy(2500, i), noisy(2500, i + 1));
-		auto_feed(test, true, noisy(2625, i + 3), noisy(2625, i));
-	}
+	auto_noise(test, 200, 2500, 2625);
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 0);
+	KUNIT_EXPECT_EQ(test, st->bursts, 200);
 
 	/* A copy at a third: one switch, and it sticks despite the spikes */
-	for (i = 0; i < 2000; i++) {
-		auto_feed(test, false, noisy(2500, i), noisy(2500, i + 1));
-		auto_feed(test, true, noisy(830, i + 3), noisy(830, i));
-	}
+	auto_noise(test, 200, 2500, 830);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
@@ -1206,6 +1259,7 @@ static void iob_auto_bounces_only_on_a_clear_win(struct kunit *test)
 
 	/* The pool 8 % cheaper: not enough */
 	auto_train(test, 1250, 1250, 1150, 1150);
+	auto_bursts(test, 8, 1250, 1250, 1150, 1150);
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 0);
@@ -1213,19 +1267,19 @@ static void iob_auto_bounces_only_on_a_clear_win(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->explore_every, TEST_EXPLORE_EVERY);
 
 	/* 20 % cheaper: bounce */
-	auto_feed_both(test, 100, 1250, 1250, 1000, 1000);
+	auto_bursts(test, 8, 1250, 1250, 1000, 1000);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
 
 	/* The IOMMU 8 % cheaper: stays bounced */
-	auto_feed_both(test, 100, 1250, 1250, 1350, 1350);
+	auto_bursts(test, 8, 1250, 1250, 1350, 1350);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 1);
 
 	/* 20 % cheaper: back */
-	auto_feed_both(test, 100, 1250, 1250, 1500, 1500);
+	auto_bursts(test, 8, 1250, 1250, 1500, 1500);
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 2);
@@ -1275,9 +1329,10 @@ static void auto_pool_calls(struct kunit *test, void *buf, int n, u64 at,
 }
 
 /*
- * The path not chosen is explored in bursts: every candidate takes the
- * other path for one burst length, one part in 64 of the time, k times less
- * for a path k times dearer, up to 16 times.
+ * The path not chosen is explored in bursts: after a reference on the
+ * chosen path, every candidate takes the other path for one burst length,
+ * one part in 64 of the time, k times less for a path k times dearer, up to
+ * 16 times.
  */
 static void iob_auto_explores_in_bursts(struct kunit *test)
 {
@@ -1285,7 +1340,7 @@ static void iob_auto_explores_in_bursts(struct kunit *test)
 	struct iommu_dma_bounce_auto_state *st;
 	struct iob_test *t = test->priv;
 	u64 t0 = TEST_BURST_NS, b1, period, now;
-	int i, explored = 0;
+	int explored = 0;
 
 	/* The clock stands still at t0 while the policy warms up */
 	t->fake.now = t0;
@@ -1298,8 +1353,12 @@ static void iob_auto_explores_in_bursts(struct kunit *test)
 	/* The first burst comes one burst length after warm-up ... */
 	b1 = t0 + TEST_BURST_NS;
 	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 - 1));
+	/* ... its reference stays on the chosen path ... */
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1));
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 + TEST_REF_NS - 1));
+	/* ... and then it lasts one burst length */
+	b1 += TEST_REF_NS;
 	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1));
-	/* ... and lasts one burst length */
 	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1 + TEST_SETTLE_NS));
 	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1 + TEST_BURST_NS - 1));
 	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 + TEST_BURST_NS));
@@ -1317,18 +1376,19 @@ static void iob_auto_explores_in_bursts(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 8000);
 
 	/* 100x dearer: capped at 16 times fewer */
-	for (i = 0; i < 200; i++)
-		auto_feed(test, false, 100000, 100000);
+	auto_bursts(test, 8, 100000, 100000, 1000, 1000);
 	st = auto_state(test);
 	KUNIT_EXPECT_GE(test, st->iommu_ns, 16 * st->bounce_ns);
 	KUNIT_EXPECT_EQ(test, st->explore_every, 16 * TEST_EXPLORE_EVERY);
 }
 
 /*
- * A burst's first half lets the other path's mappings drain and is not
- * timed; the calls of its second half count as one sample, which moves the
- * estimate half way to their mean. The chosen path is not sampled during
- * the burst.
+ * A burst is one paired sample. Its reference times every call of the
+ * chosen path; its first half lets the chosen path's mappings drain and is
+ * not timed; the calls of its second half are timed. When it ends, each
+ * path's estimate moves half way to its mean in the burst. Samples of the
+ * chosen path between bursts move only @recent, and the chosen path is not
+ * sampled during the burst.
  */
 static void iob_auto_burst_is_one_sample(struct kunit *test)
 {
@@ -1336,7 +1396,7 @@ static void iob_auto_burst_is_one_sample(struct kunit *test)
 	phys_addr_t phys = virt_to_phys(buf);
 	struct iommu_dma_bounce_auto_state *st;
 	struct iob_test *t = test->priv;
-	u64 t0 = TEST_BURST_NS, start, half, pool_ns;
+	u64 t0 = TEST_BURST_NS, start, settle, half;
 	unsigned long pool_samples;
 	int i;
 
@@ -1344,19 +1404,23 @@ static void iob_auto_burst_is_one_sample(struct kunit *test)
 	auto_train(test, 4000, 4000, 1000, 1000);
 	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
 	start = t0 + TEST_BURST_NS;
-	half = start + TEST_SETTLE_NS;
+	settle = start + TEST_REF_NS;
+	half = settle + TEST_SETTLE_NS;
 
-	/* Outside a burst, pool calls are samples: 3000 each pulls it up */
+	/* Outside a burst, pool calls are samples: of @recent only */
 	auto_pool_calls(test, buf, 4 * TEST_SAMPLE_EVERY, t0, 3000);
 	st = auto_state(test);
-	KUNIT_EXPECT_GT(test, st->bounce_ns, 2000);
+	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
+	KUNIT_EXPECT_GT(test, st->recent_ns, 2000);
 	KUNIT_EXPECT_GT(test, st->samples[1], 80);
-	pool_ns = st->bounce_ns;
 	pool_samples = st->samples[1];
 
-	KUNIT_ASSERT_FALSE(test, auto_wanted_at(test, phys, start));
+	/* The reference: every pool call is timed, here 1500 */
+	KUNIT_ASSERT_TRUE(test, auto_wanted_at(test, phys, start));
+	auto_pool_calls(test, buf, 4, start, 1500);
 	/* First half: dear, not counted */
-	auto_iommu_call(test, phys, start + 1, IOMMU_DMA_BOUNCE_COST_MAP, 50000);
+	KUNIT_ASSERT_FALSE(test, auto_wanted_at(test, phys, settle));
+	auto_iommu_call(test, phys, settle + 1, IOMMU_DMA_BOUNCE_COST_MAP, 50000);
 	auto_iommu_call(test, phys, half - 1, IOMMU_DMA_BOUNCE_COST_UNMAP, 50000);
 	/* Second half, from the first candidate in it: 2000 per call */
 	KUNIT_ASSERT_FALSE(test, auto_wanted_at(test, phys, half));
@@ -1366,22 +1430,81 @@ static void iob_auto_burst_is_one_sample(struct kunit *test)
 		auto_iommu_call(test, phys, half + i,
 				IOMMU_DMA_BOUNCE_COST_UNMAP, 2000);
 	}
-	/* Pool calls made during the burst are no samples of the pool path */
+	/* Pool calls made during the burst count for nothing */
 	auto_pool_calls(test, buf, 4 * TEST_SAMPLE_EVERY, half, 50000);
 	st = auto_state(test);
 	KUNIT_EXPECT_EQ(test, st->bursts, 0);
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 8000);
-	KUNIT_EXPECT_EQ(test, st->bounce_ns, pool_ns);
+	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
 	KUNIT_EXPECT_EQ(test, st->samples[1], pool_samples);
 
-	/* The next candidate after the burst ends it: 4000 -> 3000 per call */
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys,
-					       start + TEST_BURST_NS));
+	/*
+	 * The next candidate after the burst ends it: the IOMMU 4000 -> 3000
+	 * per call, the pool 1000 -> 1250, and @recent starts from there
+	 */
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, half + TEST_BURST_NS -
+					       TEST_SETTLE_NS));
 	st = auto_state(test);
 	KUNIT_EXPECT_EQ(test, st->bursts, 1);
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 6000);
-	KUNIT_EXPECT_EQ(test, st->samples[0], 80 + 8);
+	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2500);
+	KUNIT_EXPECT_EQ(test, st->recent_ns, 2500);
+	KUNIT_EXPECT_EQ(test, st->samples[0], 2 * TEST_WARMUP + 8);
+	KUNIT_EXPECT_EQ(test, st->samples[1], pool_samples + 8);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
+}
+
+/*
+ * Only a burst moves a class, and only the second of two bursts in a row
+ * that find the other path clearly cheaper. The chosen path's samples
+ * between bursts, when they make it look dearer, bring the next burst
+ * forward, to no sooner than 8 burst lengths after the last one began.
+ */
+static void iob_auto_switches_on_two_bursts(struct kunit *test)
+{
+	phys_addr_t phys = virt_to_phys(test_buf(test, PAGE_SIZE, 5));
+	struct iommu_dma_bounce_auto_state *st;
+	struct iob_test *t = test->priv;
+	u64 t0 = TEST_BURST_NS, soon = t0 + TEST_EXPLORE_SOONEST * TEST_BURST_NS;
+	int i;
+
+	t->fake.now = t0;
+	auto_train(test, 4000, 4000, 1000, 1000);
+	auto_burst(test, 4000, 4000, 1000, 1000);
+	st = auto_state(test);
+	KUNIT_ASSERT_TRUE(test, st->bounce);
+	KUNIT_ASSERT_EQ(test, st->bursts, 1);
+
+	/* The pool's samples: 8x dearer. No switch, yet the burst comes soon */
+	for (i = 0; i < 4 * TEST_SAMPLE_EVERY; i++)
+		auto_feed(test, true, 8000, 8000);
+	st = auto_state(test);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
+	KUNIT_EXPECT_GT(test, st->recent_ns, 9000);
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, soon - 1));
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, soon));
+	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, soon + TEST_REF_NS));
+
+	/* One burst that finds the IOMMU cheaper is not enough ... */
+	auto_burst(test, 4000, 4000, 16000, 16000);
+	st = auto_state(test);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
+	KUNIT_EXPECT_GT(test, st->bounce_ns, 9000 + 9000 / 8);
+	/* ... and a second one that does not clears it */
+	auto_burst(test, 4000, 4000, 4000, 4000);
+	st = auto_state(test);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
+	KUNIT_EXPECT_GT(test, st->bounce_ns, 9000 + 9000 / 8);
+	auto_burst(test, 4000, 4000, 16000, 16000);
+	KUNIT_EXPECT_TRUE(test, auto_state(test)->bounce);
+
+	/* Two in a row: switch */
+	auto_burst(test, 4000, 4000, 16000, 16000);
+	st = auto_state(test);
+	KUNIT_EXPECT_FALSE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->switches, 2);
+	KUNIT_EXPECT_EQ(test, st->bursts, 5);
 }
 
 /*
@@ -1470,6 +1593,37 @@ static void iob_auto_learns_on_the_real_paths(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, auto_state(test)->switches, 2);
 }
 
+/*
+ * Both paths cost the same, and both get twice as dear, then twice as
+ * cheap again, every 150 ms: a host that gets busy. The class must not
+ * flap, as it does when the chosen path's estimate follows its own samples
+ * and the other path's waits for the next burst.
+ */
+static void iob_auto_no_flap_when_both_paths_drift(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 6);
+	struct iommu_dma_bounce_auto_state *st;
+	/* 4 mappings a millisecond, on either path */
+	u64 gap = NSEC_PER_MSEC / 4;
+	int n = 150 * NSEC_PER_MSEC / gap, i;
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
+				    TEST_MAX_BYTES);
+	t->fake.now = 1;
+	/* 40 s: 19 bursts a period apart, and more that come early */
+	for (i = 0; i < 40 * MSEC_PER_SEC / 150; i++) {
+		t->fake.clock_step = i % 2 ? 2000 : 1000;
+		auto_run(test, buf, n, 0, gap);
+	}
+	t->fake.clock_step = 0;
+	st = auto_state(test);
+	KUNIT_EXPECT_EQ(test, st->switches, 0);
+	KUNIT_EXPECT_GT(test, st->bursts, 20);
+	kunit_info(test, "iommu_ns=%llu bounce_ns=%llu bursts=%lu\n",
+		   st->iommu_ns, st->bounce_ns, st->bursts);
+}
+
 static void iob_auto_only_in_auto_mode(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
@@ -1541,6 +1695,8 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_auto_bounces_only_on_a_clear_win),
 	KUNIT_CASE(iob_auto_explores_in_bursts),
 	KUNIT_CASE(iob_auto_burst_is_one_sample),
+	KUNIT_CASE(iob_auto_switches_on_two_bursts),
+	KUNIT_CASE_SLOW(iob_auto_no_flap_when_both_paths_drift),
 	KUNIT_CASE(iob_auto_learns_on_the_real_paths),
 	KUNIT_CASE(iob_auto_only_in_auto_mode),
 	{}

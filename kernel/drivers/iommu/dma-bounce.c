@@ -54,13 +54,28 @@
  * few mappings among many of the other (its code and data are cold, it
  * queues behind the other path's work on the IOMMU or in the VMM), so the
  * first half of a burst lets the other path's mappings drain and only the
- * second half is timed; its means count as one sample. Bursts take one
- * part in IOB_EXPLORE_EVERY of the time, times how much dearer the path not
- * chosen is (at most IOB_EXPLORE_SCALE_MAX times), so that exploring never
- * costs more than about 1/IOB_EXPLORE_EVERY of the chosen path's time. For
- * the same reason the chosen path is not timed during a burst and for half
- * a burst after it. A pool path sample that had to grow a slot is not
- * taken: growing is a one-off cost the pool amortises.
+ * second half is timed. Bursts take one part in IOB_EXPLORE_EVERY of the
+ * time, times how much dearer the path not chosen is (at most
+ * IOB_EXPLORE_SCALE_MAX times), so that exploring never costs more than
+ * about 1/IOB_EXPLORE_EVERY of the chosen path's time. For the same reason
+ * the chosen path is not timed during a burst and for half a burst after
+ * it. A pool path sample that had to grow a slot is not taken: growing is a
+ * one-off cost the pool amortises.
+ *
+ * Each burst is a paired measurement, and only a burst changes a decision.
+ * Right before the other path takes over, every call of the chosen path is
+ * timed for as long as the burst's timed half; when the burst ends, each
+ * path's estimate moves half way to its mean of that burst. Both estimates
+ * are then made of the same moments, so a change of speed that hits both
+ * paths alike (a busy host, a slow patch of an emulator) cancels out of the
+ * comparison. An estimate of the chosen path kept from its sampled calls
+ * between bursts would instead follow such a change while the other path's
+ * stays where the last burst left it, and near parity the class would flap.
+ * A switch also takes two bursts in a row that agree, so that one burst
+ * measured across such a change cannot move a class. The chosen path's
+ * samples between bursts still matter: when they show it dearer than the
+ * other by the margin, the next burst comes early, at the soonest
+ * IOB_EXPLORE_SOONEST burst lengths after the last one began.
  */
 
 #define pr_fmt(fmt) "iommu-bounce: " fmt
@@ -133,9 +148,17 @@
 #define IOB_SETTLE_NS		(IOB_BURST_NS / 2)
 #define IOB_BURST_SHIFT		1
 #define IOB_BURST_SPIKE_MAX	4
+/* The chosen path's timed reference before a burst: as long as its timed half */
+#define IOB_REF_NS		(IOB_BURST_NS - IOB_SETTLE_NS)
 /* Bursts take 1/IOB_EXPLORE_EVERY of the time, k times less for k dearer */
 #define IOB_EXPLORE_EVERY	64
 #define IOB_EXPLORE_SCALE_MAX	16
+/*
+ * A burst brought forward (the chosen path's samples look dear) still comes
+ * at most one in this many burst lengths: near parity, where its samples
+ * cross the other's estimate often, exploring stays a small share.
+ */
+#define IOB_EXPLORE_SOONEST	8
 
 /* Slot state flags */
 #define IOB_SLOT_UNTRUSTED	BIT(0)	/* clear the data on unmap */
@@ -152,6 +175,7 @@ enum iob_path {
 /* Where a class is in measuring the path it has not chosen */
 enum iob_phase {
 	IOB_PHASE_WAIT,		/* until the next burst */
+	IOB_PHASE_REFERENCE,	/* the chosen path, timed, before a burst */
 	IOB_PHASE_SETTLE,	/* burst: the other path, its first half */
 	IOB_PHASE_MEASURE,	/* burst: its second half, timed */
 };
@@ -207,7 +231,10 @@ struct iob_pcpu {
 
 /**
  * struct iob_cost - what the auto policy knows about one size class
- * @ns: average cost in ns of a map and of an unmap, per path
+ * @ns: average cost in ns of a map and of an unmap, per path; after
+ *	warm-up only a burst's end moves it
+ * @recent: the chosen path's average over its samples since the last
+ *	burst, per op: what may bring the next burst forward
  * @samples: measurements taken, per path and op
  * @bounce: the decision: bounce this class or not
  * @switches: times @bounce changed
@@ -217,25 +244,29 @@ struct iob_pcpu {
  * @phase: an enum iob_phase
  * @burst_path: the path the last burst explored
  * @phase_end: clock when @phase ends
- * @burst_start: clock when the last burst began
+ * @burst_start: clock when the last burst began (its reference)
  * @burst_end: clock when it ended
- * @mark: clock when the running burst's second half began
- * @burst_ns: time of the calls timed in the running burst, per op
- * @burst_calls: how many calls that is, per op
+ * @mark: clock when the running phase that is timed began
+ * @burst_ns: time of the calls timed in the running burst, per path and op
+ * @burst_calls: how many calls that is, per path and op
  * @bursts: bursts ended
+ * @lean: the last burst's own means found the path not chosen clearly
+ *	cheaper
  *
- * @ns, @samples, @bounce, @switches and @explore_every are updated
- * without a lock by whichever CPU took a sample, with READ_ONCE() and
- * WRITE_ONCE(): two CPUs sampling at once may lose one sample, which an
- * estimate can afford, and nothing on the fast path waits for it. The burst
- * fields are written under @lock, which is taken only when a phase ends and
- * to add a call timed in a burst, so never on the fast path between bursts;
- * the fast path reads @phase, @burst_path, @phase_end, @burst_start and
- * @burst_end with READ_ONCE(). A burst folds into the averages with @lock
- * held.
+ * @ns, @recent, @samples, @bounce, @switches and @explore_every are
+ * updated without a lock by whichever CPU took a sample, with READ_ONCE()
+ * and WRITE_ONCE(): two CPUs sampling at once may lose one sample, which an
+ * estimate can afford, and nothing on the fast path waits for it. After
+ * warm-up, only a burst's end writes @ns, @bounce, @switches and
+ * @explore_every, with @lock held. The burst fields are written under
+ * @lock, which is taken only when a phase ends, when a burst is brought
+ * forward and to add a call timed in a burst, so never on the fast path
+ * between bursts; the fast path reads @phase, @burst_path, @phase_end,
+ * @burst_start, @burst_end and @bursts with READ_ONCE().
  */
 struct iob_cost {
 	u64			ns[IOB_NR_PATHS][IOMMU_DMA_BOUNCE_NR_COST_OPS];
+	u64			recent[IOMMU_DMA_BOUNCE_NR_COST_OPS];
 	unsigned long		samples[IOB_NR_PATHS][IOMMU_DMA_BOUNCE_NR_COST_OPS];
 	bool			bounce;
 	unsigned long		switches;
@@ -248,9 +279,10 @@ struct iob_cost {
 	u64			burst_start;
 	u64			burst_end;
 	u64			mark;
-	u64			burst_ns[IOMMU_DMA_BOUNCE_NR_COST_OPS];
-	unsigned long		burst_calls[IOMMU_DMA_BOUNCE_NR_COST_OPS];
+	u64			burst_ns[IOB_NR_PATHS][IOMMU_DMA_BOUNCE_NR_COST_OPS];
+	unsigned long		burst_calls[IOB_NR_PATHS][IOMMU_DMA_BOUNCE_NR_COST_OPS];
 	unsigned long		bursts;
+	bool			lean;
 };
 
 /* Idle slots of one size class shared by all CPUs; @lock protects both. */
@@ -827,6 +859,21 @@ static bool iob_warm(struct iob_cost *c, enum iob_path path)
 		IOB_WARMUP;
 }
 
+static enum iob_path iob_chosen(struct iob_cost *c)
+{
+	return READ_ONCE(c->bounce) ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU;
+}
+
+/* Restart @recent from the estimate of the path chosen now */
+static void iob_recent_restart(struct iob_cost *c)
+{
+	enum iob_path path = iob_chosen(c);
+	enum iommu_dma_bounce_cost_op op;
+
+	for (op = 0; op < IOMMU_DMA_BOUNCE_NR_COST_OPS; op++)
+		WRITE_ONCE(c->recent[op], READ_ONCE(c->ns[path][op]));
+}
+
 static u64 iob_path_cost(struct iob_cost *c, enum iob_path path)
 {
 	return READ_ONCE(c->ns[path][IOMMU_DMA_BOUNCE_COST_MAP]) +
@@ -847,11 +894,18 @@ static unsigned int iob_explore_every(u64 cur, u64 other)
 	return IOB_EXPLORE_EVERY * clamp_t(u64, scale, 1, IOB_EXPLORE_SCALE_MAX);
 }
 
+/* Is a path that costs @other clearly cheaper than one that costs @cur? */
+static bool iob_clearly_cheaper(u64 other, u64 cur)
+{
+	return other + (other >> IOB_HYSTERESIS_SHIFT) < cur;
+}
+
 /*
- * Move a class to the other path only when that is clearly cheaper; then
- * set how often to explore.
+ * Move a class to the other path only when that is clearly cheaper and
+ * @may_switch; then set how often to explore.
  */
-static void iob_decide(struct iommu_dma_bounce_pool *pool, unsigned int class)
+static void iob_decide(struct iommu_dma_bounce_pool *pool, unsigned int class,
+		       bool may_switch)
 {
 	struct iob_cost *c = &pool->cost[class];
 	bool bounce = READ_ONCE(c->bounce);
@@ -864,7 +918,7 @@ static void iob_decide(struct iommu_dma_bounce_pool *pool, unsigned int class)
 	pool_path = iob_path_cost(c, IOB_PATH_BOUNCE);
 	cur = bounce ? pool_path : iommu;
 	other = bounce ? iommu : pool_path;
-	if (other + (other >> IOB_HYSTERESIS_SHIFT) < cur) {
+	if (may_switch && iob_clearly_cheaper(other, cur)) {
 		bounce = !bounce;
 		WRITE_ONCE(c->bounce, bounce);
 		WRITE_ONCE(c->switches, READ_ONCE(c->switches) + 1);
@@ -878,30 +932,11 @@ static void iob_decide(struct iommu_dma_bounce_pool *pool, unsigned int class)
 	 * warm-up's mix has drained. A CPU that sees @explore_every before
 	 * @phase_end starts it early, which is harmless.
 	 */
-	if (!READ_ONCE(c->explore_every))
+	if (!READ_ONCE(c->explore_every)) {
 		WRITE_ONCE(c->phase_end, iob_clock(pool) + IOB_BURST_NS);
-	WRITE_ONCE(c->explore_every, every);
-}
-
-/* Fold one measurement into a class's averages, then re-decide. */
-static void iob_sample(struct iommu_dma_bounce_pool *pool, unsigned int class,
-		       enum iob_path path, enum iommu_dma_bounce_cost_op op,
-		       u64 ns)
-{
-	struct iob_cost *c = &pool->cost[class];
-	unsigned long n = READ_ONCE(c->samples[path][op]);
-	u64 avg = READ_ONCE(c->ns[path][op]);
-
-	if (n < IOB_WARMUP) {
-		/* A plain mean until there is something to smooth */
-		avg = (avg * n + ns) / (n + 1);
-	} else {
-		ns = min(ns, avg * IOB_SPIKE_MAX);
-		avg = avg - (avg >> IOB_COST_SHIFT) + (ns >> IOB_COST_SHIFT);
+		iob_recent_restart(c);
 	}
-	WRITE_ONCE(c->ns[path][op], avg);
-	WRITE_ONCE(c->samples[path][op], n + 1);
-	iob_decide(pool, class);
+	WRITE_ONCE(c->explore_every, every);
 }
 
 /* @t - @since in ns, negative if @t is earlier (clocks of two CPUs) */
@@ -910,34 +945,128 @@ static s64 iob_since(u64 t, u64 since)
 	return (s64)(t - since);
 }
 
+/* Move an average towards @ns by 1/2^@shift, @ns clamped to @spike times it */
+static u64 iob_ewma(u64 avg, u64 ns, unsigned int shift, unsigned int spike)
+{
+	ns = min(ns, avg * spike);
+	return avg - (avg >> shift) + (ns >> shift);
+}
+
 /*
- * The burst that just ended, as one sample: the mean time of its timed
- * calls, per op, for the path it explored. Then re-decide and set when the
- * next burst begins. Called with the class's lock held.
+ * Bring @class's next burst forward: the chosen path's samples say it got
+ * dearer than the other path's estimate. Not before the soonest time after
+ * the last burst, and never during one.
+ */
+static void iob_burst_soon(struct iommu_dma_bounce_pool *pool,
+			   unsigned int class)
+{
+	struct iob_cost *c = &pool->cost[class];
+	unsigned long flags;
+	u64 soonest;
+
+	if (!READ_ONCE(c->bursts) || READ_ONCE(c->phase) != IOB_PHASE_WAIT)
+		return;
+	soonest = READ_ONCE(c->burst_start) +
+		  (u64)IOB_BURST_NS * IOB_EXPLORE_SOONEST;
+	if (iob_since(READ_ONCE(c->phase_end), soonest) <= 0)
+		return;
+	spin_lock_irqsave(&c->lock, flags);
+	if (c->phase == IOB_PHASE_WAIT &&
+	    iob_since(c->phase_end, soonest) > 0)
+		WRITE_ONCE(c->phase_end, soonest);
+	spin_unlock_irqrestore(&c->lock, flags);
+}
+
+/*
+ * Take one measurement of a class. During warm-up it moves the path's
+ * estimate and the class is re-decided. After warm-up only the chosen
+ * path's calls between bursts are samples: they move @recent, and bring the
+ * next burst forward when it looks the dearer path by the margin.
+ */
+static void iob_sample(struct iommu_dma_bounce_pool *pool, unsigned int class,
+		       enum iob_path path, enum iommu_dma_bounce_cost_op op,
+		       u64 ns)
+{
+	struct iob_cost *c = &pool->cost[class];
+	unsigned long n = READ_ONCE(c->samples[path][op]);
+	enum iob_path chosen = iob_chosen(c);
+	u64 avg, cur, other;
+
+	if (!READ_ONCE(c->explore_every)) {
+		avg = READ_ONCE(c->ns[path][op]);
+		if (n < IOB_WARMUP)
+			/* A plain mean until there is something to smooth */
+			avg = (avg * n + ns) / (n + 1);
+		else
+			avg = iob_ewma(avg, ns, IOB_COST_SHIFT, IOB_SPIKE_MAX);
+		WRITE_ONCE(c->ns[path][op], avg);
+		WRITE_ONCE(c->samples[path][op], n + 1);
+		iob_decide(pool, class, true);
+		return;
+	}
+	if (path != chosen)
+		return;
+	WRITE_ONCE(c->recent[op], iob_ewma(READ_ONCE(c->recent[op]), ns,
+					   IOB_COST_SHIFT, IOB_SPIKE_MAX));
+	WRITE_ONCE(c->samples[path][op], n + 1);
+	cur = READ_ONCE(c->recent[IOMMU_DMA_BOUNCE_COST_MAP]) +
+	      READ_ONCE(c->recent[IOMMU_DMA_BOUNCE_COST_UNMAP]);
+	other = iob_path_cost(c, chosen == IOB_PATH_BOUNCE ? IOB_PATH_IOMMU :
+							     IOB_PATH_BOUNCE);
+	if (iob_clearly_cheaper(other, cur))
+		iob_burst_soon(pool, class);
+}
+
+/*
+ * The burst that just ended, as one paired sample: per op, each path's
+ * estimate moves half way to its mean in the burst, the chosen path's from
+ * the reference. An op that lacks a timed call on either path is left
+ * alone, so that the two estimates always move together.
+ *
+ * Then re-decide. A switch takes two bursts in a row whose own means both
+ * find the other path clearly cheaper, and estimates that agree: one burst
+ * whose reference and timed half straddle a change of speed (the host got
+ * busy between them) cannot move a class. A burst that finds it brings the
+ * next one forward to confirm it soon. Last, restart @recent from the
+ * estimate of the path now chosen and set when the next burst begins.
+ * Called with the class's lock held.
  */
 static void iob_burst_fold(struct iommu_dma_bounce_pool *pool,
 			   unsigned int class)
 {
 	struct iob_cost *c = &pool->cost[class];
-	enum iob_path path = c->burst_path;
+	enum iob_path path, chosen = iob_chosen(c);
+	u64 avg, mean[IOB_NR_PATHS] = {};
 	enum iommu_dma_bounce_cost_op op;
-	u64 avg, mean;
+	unsigned int every;
+	bool lean;
 
 	lockdep_assert_held(&c->lock);
 	for (op = 0; op < IOMMU_DMA_BOUNCE_NR_COST_OPS; op++) {
-		if (!c->burst_calls[op])
+		if (!c->burst_calls[IOB_PATH_IOMMU][op] ||
+		    !c->burst_calls[IOB_PATH_BOUNCE][op])
 			continue;
-		mean = div64_ul(c->burst_ns[op], c->burst_calls[op]);
-		avg = READ_ONCE(c->ns[path][op]);
-		avg = avg - (avg >> IOB_BURST_SHIFT) + (mean >> IOB_BURST_SHIFT);
-		WRITE_ONCE(c->ns[path][op], avg);
-		WRITE_ONCE(c->samples[path][op],
-			   c->samples[path][op] + c->burst_calls[op]);
+		for (path = 0; path < IOB_NR_PATHS; path++) {
+			u64 m = div64_ul(c->burst_ns[path][op],
+					 c->burst_calls[path][op]);
+
+			mean[path] += m;
+			avg = READ_ONCE(c->ns[path][op]);
+			avg = avg - (avg >> IOB_BURST_SHIFT) +
+			      (m >> IOB_BURST_SHIFT);
+			WRITE_ONCE(c->ns[path][op], avg);
+			WRITE_ONCE(c->samples[path][op], c->samples[path][op] +
+				   c->burst_calls[path][op]);
+		}
 	}
 	WRITE_ONCE(c->bursts, c->bursts + 1);
-	iob_decide(pool, class);
-	WRITE_ONCE(c->phase_end, c->burst_start +
-		   (u64)IOB_BURST_NS * READ_ONCE(c->explore_every));
+	lean = iob_clearly_cheaper(mean[c->burst_path], mean[chosen]);
+	iob_decide(pool, class, lean && c->lean);
+	/* After a switch the last burst measured the other way round */
+	c->lean = lean && iob_chosen(c) == chosen;
+	iob_recent_restart(c);
+	every = c->lean ? IOB_EXPLORE_SOONEST : READ_ONCE(c->explore_every);
+	WRITE_ONCE(c->phase_end, c->burst_start + (u64)IOB_BURST_NS * every);
 }
 
 /* Move @class's burst to its next phase, which starts @now. Lock held. */
@@ -955,6 +1084,11 @@ static void iob_burst_next(struct iommu_dma_bounce_pool *pool,
 		WRITE_ONCE(c->burst_path, c->bounce ? IOB_PATH_IOMMU :
 						      IOB_PATH_BOUNCE);
 		WRITE_ONCE(c->burst_start, now);
+		c->mark = now;
+		WRITE_ONCE(c->phase_end, now + IOB_REF_NS);
+		next = IOB_PHASE_REFERENCE;
+		break;
+	case IOB_PHASE_REFERENCE:
 		WRITE_ONCE(c->phase_end, now + IOB_SETTLE_NS);
 		next = IOB_PHASE_SETTLE;
 		break;
@@ -973,8 +1107,8 @@ static void iob_burst_next(struct iommu_dma_bounce_pool *pool,
 
 /*
  * Does this candidate of a warm @class explore the path not chosen? Yes
- * during a burst. The first candidate after a phase's end moves the class
- * to the next phase.
+ * during a burst, but not during its reference. The first candidate after a
+ * phase's end moves the class to the next phase.
  */
 static bool iob_exploring(struct iommu_dma_bounce_pool *pool,
 			  unsigned int class)
@@ -995,54 +1129,64 @@ static bool iob_exploring(struct iommu_dma_bounce_pool *pool,
 	return explore;
 }
 
-/* Add a call timed in the second half of the running burst, if it still is. */
+/*
+ * Add a call on @path that started at @start to the running burst, if it is
+ * one of the burst's timed calls: a call of the chosen path during the
+ * reference, or of the explored path during the second half.
+ */
 static void iob_burst_add(struct iommu_dma_bounce_pool *pool,
-			  unsigned int class, enum iommu_dma_bounce_cost_op op,
-			  u64 start, u64 ns)
+			  unsigned int class, enum iob_path path,
+			  enum iommu_dma_bounce_cost_op op, u64 start, u64 ns)
 {
 	struct iob_cost *c = &pool->cost[class];
 	unsigned long flags;
+	bool timed;
 	u64 avg;
 
 	spin_lock_irqsave(&c->lock, flags);
-	if (c->phase == IOB_PHASE_MEASURE && iob_since(start, c->mark) >= 0) {
-		avg = READ_ONCE(c->ns[c->burst_path][op]);
-		c->burst_ns[op] += min(ns, avg * IOB_BURST_SPIKE_MAX);
-		c->burst_calls[op]++;
+	if (c->phase == IOB_PHASE_REFERENCE)
+		timed = path != c->burst_path;
+	else
+		timed = c->phase == IOB_PHASE_MEASURE && path == c->burst_path;
+	if (timed && iob_since(start, c->mark) >= 0) {
+		avg = READ_ONCE(c->ns[path][op]);
+		c->burst_ns[path][op] += min(ns, avg * IOB_BURST_SPIKE_MAX);
+		c->burst_calls[path][op]++;
 	}
 	spin_unlock_irqrestore(&c->lock, flags);
 }
 
 /*
  * Start timing a call on @path if the auto policy may want it: every call
- * on the path not chosen (warm-up or a burst took it there) and during
- * warm-up, one in IOB_SAMPLE_EVERY otherwise.
+ * on the path not chosen (warm-up or a burst took it there), every call
+ * during a burst's reference and during warm-up, one in IOB_SAMPLE_EVERY
+ * otherwise.
  *
  * Return: the start time, or 0 if the call is not timed.
  */
 static u64 iob_time_begin(struct iommu_dma_bounce_pool *pool, int class,
 			  enum iob_path path, enum iommu_dma_bounce_cost_op op)
 {
-	enum iob_path chosen;
 	struct iob_cost *c;
 
 	if (READ_ONCE(pool->mode) != IOMMU_DMA_BOUNCE_AUTO || class < 0)
 		return 0;
 	c = &pool->cost[class];
-	chosen = READ_ONCE(c->bounce) ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU;
-	if (path != chosen || READ_ONCE(c->samples[path][op]) < IOB_WARMUP ||
+	if (path != iob_chosen(c) ||
+	    READ_ONCE(c->samples[path][op]) < IOB_WARMUP ||
+	    READ_ONCE(c->phase) == IOB_PHASE_REFERENCE ||
 	    !(this_cpu_inc_return(pool->pcpu->tick[op]) % IOB_SAMPLE_EVERY))
 		return iob_clock(pool);
 	return 0;
 }
 
 /*
- * Account a timed call. During warm-up every call is a sample. Then a call
- * on the path a burst explores counts towards the burst if it started in
- * the burst's second half; a call on the chosen path is a sample unless it
- * started during a burst or in the half burst after it; any other call (a
- * late unmap of a burst's mapping, a mapping made before the last switch)
- * ran in conditions of the other path and is dropped.
+ * Account a timed call. During warm-up every call is a sample. During a
+ * burst, a call may count towards it (see iob_burst_add()). Between bursts
+ * a call on the chosen path is a sample unless it started during a burst
+ * or in the half burst after it; any other call (a late unmap of a burst's
+ * mapping, a mapping made before the last switch) ran in conditions of the
+ * other path and is dropped.
  */
 static void iob_time_end(struct iommu_dma_bounce_pool *pool, int class,
 			 enum iob_path path, enum iommu_dma_bounce_cost_op op,
@@ -1061,14 +1205,12 @@ static void iob_time_end(struct iommu_dma_bounce_pool *pool, int class,
 		iob_sample(pool, class, path, op, ns);
 		return;
 	}
-	if (READ_ONCE(c->phase) >= IOB_PHASE_SETTLE) {
-		if (READ_ONCE(c->phase) == IOB_PHASE_MEASURE &&
-		    path == READ_ONCE(c->burst_path))
-			iob_burst_add(pool, class, op, start, ns);
+	if (READ_ONCE(c->phase) != IOB_PHASE_WAIT) {
+		iob_burst_add(pool, class, path, op, start, ns);
 		return;
 	}
 	end = READ_ONCE(c->burst_end);
-	if (path != (READ_ONCE(c->bounce) ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU) ||
+	if (path != iob_chosen(c) ||
 	    (end && iob_since(start, READ_ONCE(c->burst_start)) >= 0 &&
 	     iob_since(start, end) < IOB_SETTLE_NS))
 		return;
@@ -1729,6 +1871,8 @@ iommu_dma_bounce_auto_get(struct iommu_dma_bounce_pool *pool,
 	st->bounce = READ_ONCE(c->bounce);
 	st->iommu_ns = iob_path_cost(c, IOB_PATH_IOMMU);
 	st->bounce_ns = iob_path_cost(c, IOB_PATH_BOUNCE);
+	st->recent_ns = READ_ONCE(c->recent[IOMMU_DMA_BOUNCE_COST_MAP]) +
+			READ_ONCE(c->recent[IOMMU_DMA_BOUNCE_COST_UNMAP]);
 	for (path = IOB_PATH_IOMMU; path < IOB_NR_PATHS; path++)
 		st->samples[path] =
 			READ_ONCE(c->samples[path][IOMMU_DMA_BOUNCE_COST_MAP]) +
@@ -1758,6 +1902,44 @@ iommu_dma_bounce_auto_sample(struct iommu_dma_bounce_pool *pool,
 		   ns);
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_auto_sample);
+
+/**
+ * iommu_dma_bounce_auto_burst - feed the auto policy one burst's means
+ * @pool: the pool
+ * @class: a warm size class
+ * @iommu_ns: mean cost of a map and of an unmap on the IOMMU path
+ * @bounce_ns: the same on the pool path
+ *
+ * What the end of a burst does once it has timed calls of both paths, the
+ * chosen one in the reference and the other one in the burst, with these
+ * means; for tests with fake costs.
+ */
+VISIBLE_IF_KUNIT void
+iommu_dma_bounce_auto_burst(struct iommu_dma_bounce_pool *pool,
+			    unsigned int class,
+			    const u64 iommu_ns[IOMMU_DMA_BOUNCE_NR_COST_OPS],
+			    const u64 bounce_ns[IOMMU_DMA_BOUNCE_NR_COST_OPS])
+{
+	struct iob_cost *c = &pool->cost[class];
+	enum iommu_dma_bounce_cost_op op;
+	unsigned long flags;
+	u64 now = iob_clock(pool);
+
+	spin_lock_irqsave(&c->lock, flags);
+	for (op = 0; op < IOMMU_DMA_BOUNCE_NR_COST_OPS; op++) {
+		c->burst_ns[IOB_PATH_IOMMU][op] = iommu_ns[op];
+		c->burst_ns[IOB_PATH_BOUNCE][op] = bounce_ns[op];
+		c->burst_calls[IOB_PATH_IOMMU][op] = 1;
+		c->burst_calls[IOB_PATH_BOUNCE][op] = 1;
+	}
+	c->burst_path = c->bounce ? IOB_PATH_IOMMU : IOB_PATH_BOUNCE;
+	c->burst_start = now;
+	c->burst_end = now;
+	iob_burst_fold(pool, class);
+	c->phase = IOB_PHASE_WAIT;
+	spin_unlock_irqrestore(&c->lock, flags);
+}
+EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_auto_burst);
 
 static int iob_stats_show(struct seq_file *m, void *v)
 {
@@ -1794,9 +1976,10 @@ static int iob_stats_show(struct seq_file *m, void *v)
 		struct iommu_dma_bounce_auto_state a;
 
 		iommu_dma_bounce_auto_get(pool, class, &a);
-		seq_printf(m, "class_%zu: %s iommu_ns=%llu bounce_ns=%llu samples=%lu/%lu switches=%lu explore=1/%u bursts=%lu\n",
+		seq_printf(m, "class_%zu: %s iommu_ns=%llu bounce_ns=%llu recent_ns=%llu samples=%lu/%lu switches=%lu explore=1/%u bursts=%lu\n",
 			   iob_class_size(class), a.bounce ? "bounce" : "iommu",
-			   a.iommu_ns, a.bounce_ns, a.samples[IOB_PATH_IOMMU],
+			   a.iommu_ns, a.bounce_ns, a.recent_ns,
+			   a.samples[IOB_PATH_IOMMU],
 			   a.samples[IOB_PATH_BOUNCE], a.switches,
 			   a.explore_every, a.bursts);
 	}

@@ -260,6 +260,8 @@ void *iommu_dma_bounce_slot_vaddr(struct iommu_dma_bounce_pool *pool,
  * @bounce: whether the class is bounced
  * @iommu_ns: estimated cost of a map plus an unmap on the IOMMU path
  * @bounce_ns: the same through the pool (copies included)
+ * @recent_ns: the chosen path's average over its samples since the last
+ *	burst: what may bring the next burst forward
  * @samples: measurements taken, IOMMU path then pool
  * @switches: times the decision changed
  * @explore_every: bursts explore the path not chosen one part in this many
@@ -270,6 +272,7 @@ struct iommu_dma_bounce_auto_state {
 	bool bounce;
 	u64 iommu_ns;
 	u64 bounce_ns;
+	u64 recent_ns;
 	unsigned long samples[2];
 	unsigned long switches;
 	unsigned int explore_every;
@@ -279,6 +282,10 @@ struct iommu_dma_bounce_auto_state {
 void iommu_dma_bounce_auto_sample(struct iommu_dma_bounce_pool *pool,
 				  unsigned int class, bool bounced,
 				  enum iommu_dma_bounce_cost_op op, u64 ns);
+void iommu_dma_bounce_auto_burst(struct iommu_dma_bounce_pool *pool,
+				 unsigned int class,
+				 const u64 iommu_ns[IOMMU_DMA_BOUNCE_NR_COST_OPS],
+				 const u64 bounce_ns[IOMMU_DMA_BOUNCE_NR_COST_OPS]);
 void iommu_dma_bounce_auto_get(struct iommu_dma_bounce_pool *pool,
 			       unsigned int class,
 			       struct iommu_dma_bounce_auto_state *st);
