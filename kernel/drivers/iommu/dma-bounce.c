@@ -864,6 +864,12 @@ static enum iob_path iob_chosen(struct iob_cost *c)
 	return READ_ONCE(c->bounce) ? IOB_PATH_BOUNCE : IOB_PATH_IOMMU;
 }
 
+/* The path a burst explores: the one not chosen */
+static enum iob_path iob_explored(struct iob_cost *c)
+{
+	return READ_ONCE(c->bounce) ? IOB_PATH_IOMMU : IOB_PATH_BOUNCE;
+}
+
 /* Restart @recent from the estimate of the path chosen now */
 static void iob_recent_restart(struct iob_cost *c)
 {
@@ -945,11 +951,16 @@ static s64 iob_since(u64 t, u64 since)
 	return (s64)(t - since);
 }
 
-/* Move an average towards @ns by 1/2^@shift, @ns clamped to @spike times it */
-static u64 iob_ewma(u64 avg, u64 ns, unsigned int shift, unsigned int spike)
+/* Move an average 1/2^@shift of the way towards @ns */
+static u64 iob_ewma(u64 avg, u64 ns, unsigned int shift)
 {
-	ns = min(ns, avg * spike);
 	return avg - (avg >> shift) + (ns >> shift);
+}
+
+/* One sample into an average: clamped, so that no outlier swings it */
+static u64 iob_smooth(u64 avg, u64 ns)
+{
+	return iob_ewma(avg, min(ns, avg * IOB_SPIKE_MAX), IOB_COST_SHIFT);
 }
 
 /*
@@ -989,7 +1000,6 @@ static void iob_sample(struct iommu_dma_bounce_pool *pool, unsigned int class,
 {
 	struct iob_cost *c = &pool->cost[class];
 	unsigned long n = READ_ONCE(c->samples[path][op]);
-	enum iob_path chosen = iob_chosen(c);
 	u64 avg, cur, other;
 
 	if (!READ_ONCE(c->explore_every)) {
@@ -998,21 +1008,19 @@ static void iob_sample(struct iommu_dma_bounce_pool *pool, unsigned int class,
 			/* A plain mean until there is something to smooth */
 			avg = (avg * n + ns) / (n + 1);
 		else
-			avg = iob_ewma(avg, ns, IOB_COST_SHIFT, IOB_SPIKE_MAX);
+			avg = iob_smooth(avg, ns);
 		WRITE_ONCE(c->ns[path][op], avg);
 		WRITE_ONCE(c->samples[path][op], n + 1);
 		iob_decide(pool, class, true);
 		return;
 	}
-	if (path != chosen)
+	if (path != iob_chosen(c))
 		return;
-	WRITE_ONCE(c->recent[op], iob_ewma(READ_ONCE(c->recent[op]), ns,
-					   IOB_COST_SHIFT, IOB_SPIKE_MAX));
+	WRITE_ONCE(c->recent[op], iob_smooth(READ_ONCE(c->recent[op]), ns));
 	WRITE_ONCE(c->samples[path][op], n + 1);
 	cur = READ_ONCE(c->recent[IOMMU_DMA_BOUNCE_COST_MAP]) +
 	      READ_ONCE(c->recent[IOMMU_DMA_BOUNCE_COST_UNMAP]);
-	other = iob_path_cost(c, chosen == IOB_PATH_BOUNCE ? IOB_PATH_IOMMU :
-							     IOB_PATH_BOUNCE);
+	other = iob_path_cost(c, iob_explored(c));
 	if (iob_clearly_cheaper(other, cur))
 		iob_burst_soon(pool, class);
 }
@@ -1051,9 +1059,8 @@ static void iob_burst_fold(struct iommu_dma_bounce_pool *pool,
 					 c->burst_calls[path][op]);
 
 			mean[path] += m;
-			avg = READ_ONCE(c->ns[path][op]);
-			avg = avg - (avg >> IOB_BURST_SHIFT) +
-			      (m >> IOB_BURST_SHIFT);
+			avg = iob_ewma(READ_ONCE(c->ns[path][op]), m,
+				       IOB_BURST_SHIFT);
 			WRITE_ONCE(c->ns[path][op], avg);
 			WRITE_ONCE(c->samples[path][op], c->samples[path][op] +
 				   c->burst_calls[path][op]);
@@ -1081,8 +1088,7 @@ static void iob_burst_next(struct iommu_dma_bounce_pool *pool,
 	case IOB_PHASE_WAIT:
 		memset(c->burst_ns, 0, sizeof(c->burst_ns));
 		memset(c->burst_calls, 0, sizeof(c->burst_calls));
-		WRITE_ONCE(c->burst_path, c->bounce ? IOB_PATH_IOMMU :
-						      IOB_PATH_BOUNCE);
+		WRITE_ONCE(c->burst_path, iob_explored(c));
 		WRITE_ONCE(c->burst_start, now);
 		c->mark = now;
 		WRITE_ONCE(c->phase_end, now + IOB_REF_NS);
@@ -1932,7 +1938,7 @@ iommu_dma_bounce_auto_burst(struct iommu_dma_bounce_pool *pool,
 		c->burst_calls[IOB_PATH_IOMMU][op] = 1;
 		c->burst_calls[IOB_PATH_BOUNCE][op] = 1;
 	}
-	c->burst_path = c->bounce ? IOB_PATH_IOMMU : IOB_PATH_BOUNCE;
+	c->burst_path = iob_explored(c);
 	c->burst_start = now;
 	c->burst_end = now;
 	iob_burst_fold(pool, class);
