@@ -40,6 +40,7 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 #define TEST_SETTLE_NS		(TEST_BURST_NS / 2)
 #define TEST_REF_NS		(TEST_BURST_NS - TEST_SETTLE_NS)
 #define TEST_EXPLORE_SOONEST	8
+#define TEST_EARLY_BURSTS	4
 #define TEST_EXPLORE_EVERY	64
 #define TEST_SAMPLE_EVERY	16
 #define TEST_WARMUP		8
@@ -1339,7 +1340,8 @@ static void iob_auto_explores_in_bursts(struct kunit *test)
 	phys_addr_t phys = virt_to_phys(test_buf(test, PAGE_SIZE, 2));
 	struct iommu_dma_bounce_auto_state *st;
 	struct iob_test *t = test->priv;
-	u64 t0 = TEST_BURST_NS, b1, period, now;
+	u64 t0 = TEST_BURST_NS, b1, start, period, now;
+	u64 soon = TEST_EXPLORE_SOONEST * TEST_BURST_NS;
 	int explored = 0;
 
 	/* The clock stands still at t0 while the policy warms up */
@@ -1364,13 +1366,22 @@ static void iob_auto_explores_in_bursts(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 + TEST_BURST_NS));
 	KUNIT_EXPECT_EQ(test, auto_state(test)->bursts, 1);
 
-	/* A candidate a millisecond: bursts 2 to 8, a period apart */
-	for (now = b1 + TEST_BURST_NS; now < b1 + 8 * period;
-	     now += NSEC_PER_MSEC)
+	/* A candidate a millisecond: the early bursts come at the soonest ... */
+	start = b1 - TEST_REF_NS;
+	for (now = b1 + TEST_BURST_NS;
+	     now < start + (TEST_EARLY_BURSTS - 1) * soon; now += NSEC_PER_MSEC)
+		explored += !auto_wanted_at(test, phys, now);
+	KUNIT_EXPECT_EQ(test, explored,
+			(TEST_EARLY_BURSTS - 2) * TEST_BURST_NS / NSEC_PER_MSEC);
+	KUNIT_EXPECT_EQ(test, auto_state(test)->bursts, TEST_EARLY_BURSTS - 1);
+	/* ... the last of them and six more a period apart */
+	start += (TEST_EARLY_BURSTS - 1) * soon;
+	explored = 0;
+	for (now = start; now < start + 7 * period; now += NSEC_PER_MSEC)
 		explored += !auto_wanted_at(test, phys, now);
 	KUNIT_EXPECT_EQ(test, explored, 7 * TEST_BURST_NS / NSEC_PER_MSEC);
 	st = auto_state(test);
-	KUNIT_EXPECT_EQ(test, st->bursts, 8);
+	KUNIT_EXPECT_EQ(test, st->bursts, TEST_EARLY_BURSTS + 6);
 	/* No call was timed in them: nothing changed */
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 8000);
@@ -1470,12 +1481,15 @@ static void iob_auto_switches_on_two_bursts(struct kunit *test)
 
 	t->fake.now = t0;
 	auto_train(test, 4000, 4000, 1000, 1000);
-	auto_burst(test, 4000, 4000, 1000, 1000);
+	for (i = 0; i < TEST_EARLY_BURSTS; i++)
+		auto_burst(test, 4000, 4000, 1000, 1000);
 	st = auto_state(test);
 	KUNIT_ASSERT_TRUE(test, st->bounce);
-	KUNIT_ASSERT_EQ(test, st->bursts, 1);
+	KUNIT_ASSERT_EQ(test, st->bursts, TEST_EARLY_BURSTS);
+	/* Past the early bursts: none is due soon ... */
+	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, soon + TEST_REF_NS));
 
-	/* The pool's samples: 8x dearer. No switch, yet the burst comes soon */
+	/* ... until the pool's samples, 8x dearer, bring it forward */
 	for (i = 0; i < 4 * TEST_SAMPLE_EVERY; i++)
 		auto_feed(test, true, 8000, 8000);
 	st = auto_state(test);
@@ -1504,7 +1518,7 @@ static void iob_auto_switches_on_two_bursts(struct kunit *test)
 	st = auto_state(test);
 	KUNIT_EXPECT_FALSE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->switches, 2);
-	KUNIT_EXPECT_EQ(test, st->bursts, 5);
+	KUNIT_EXPECT_EQ(test, st->bursts, TEST_EARLY_BURSTS + 4);
 }
 
 /*
@@ -1570,16 +1584,19 @@ static void iob_auto_learns_on_the_real_paths(struct kunit *test)
 	/*
 	 * IOMMU calls 6x dearer than pool calls: bounce, but keep looking.
 	 * Warm-up sends 1 in 2 each way until the IOMMU has 8 samples of
-	 * each op; then a burst soon after it and one a period.
+	 * each op; then a burst soon after it, the early ones at the soonest
+	 * and one a period.
 	 */
 	iommu = auto_run(test, buf, n, 5000, gap);
 	st = auto_state(test);
 	KUNIT_EXPECT_TRUE(test, st->bounce);
 	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
 	KUNIT_EXPECT_EQ(test, st->iommu_ns, 12000);
-	KUNIT_EXPECT_EQ(test, st->bursts, 4);
-	KUNIT_EXPECT_GE(test, iommu, TEST_WARMUP + 4 * burst);
-	KUNIT_EXPECT_LE(test, iommu, 2 * TEST_WARMUP + 4 * burst);
+	KUNIT_EXPECT_EQ(test, st->bursts, TEST_EARLY_BURSTS + 3);
+	KUNIT_EXPECT_GE(test, iommu,
+			TEST_WARMUP + (TEST_EARLY_BURSTS + 3) * burst);
+	KUNIT_EXPECT_LE(test, iommu,
+			2 * TEST_WARMUP + (TEST_EARLY_BURSTS + 3) * burst);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, n - iommu);
 
 	/* The IOMMU becomes 10x cheaper than the pool: back, once */
@@ -1591,6 +1608,44 @@ static void iob_auto_learns_on_the_real_paths(struct kunit *test)
 	iommu = auto_run(test, buf, period, -900, gap);
 	KUNIT_EXPECT_GE(test, iommu, period - burst);
 	KUNIT_EXPECT_EQ(test, auto_state(test)->switches, 2);
+}
+
+/*
+ * Warm-up timed the IOMMU path on cold calls, 20x dearer than the pool: the
+ * class bounces and explores 16x less often. The first burst still finds
+ * the IOMMU dear; then it turns out 10x cheaper than the pool. The early
+ * bursts that follow move the class back within a second or two, not after
+ * a period of the rare exploring (33 s here).
+ */
+static void iob_auto_recovers_from_a_cold_warmup(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 7);
+	struct iommu_dma_bounce_auto_state *st;
+	/* A candidate every 4 ms: the first burst is over in 30 */
+	u64 gap = TEST_BURST_NS / 8;
+
+	t->fake.now = TEST_BURST_NS;
+	auto_train(test, 20000, 20000, 1000, 1000);
+	st = auto_state(test);
+	KUNIT_ASSERT_TRUE(test, st->bounce);
+	KUNIT_ASSERT_EQ(test, st->explore_every, 16 * TEST_EXPLORE_EVERY);
+
+	/* Each read of the clock moves it 1 us: a pool call costs that */
+	t->fake.clock_step = 1000;
+	auto_run(test, buf, 30, 19000, gap);
+	st = auto_state(test);
+	KUNIT_ASSERT_EQ(test, st->bursts, 1);
+	KUNIT_EXPECT_TRUE(test, st->bounce);
+
+	/* 3 s of an IOMMU call costing 100 ns */
+	auto_run(test, buf, 3 * NSEC_PER_SEC / gap, -900, gap);
+	t->fake.clock_step = 0;
+	st = auto_state(test);
+	KUNIT_EXPECT_FALSE(test, st->bounce);
+	KUNIT_EXPECT_EQ(test, st->switches, 2);
+	kunit_info(test, "iommu_ns=%llu bounce_ns=%llu bursts=%lu\n",
+		   st->iommu_ns, st->bounce_ns, st->bursts);
 }
 
 /*
@@ -1698,6 +1753,7 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_auto_switches_on_two_bursts),
 	KUNIT_CASE_SLOW(iob_auto_no_flap_when_both_paths_drift),
 	KUNIT_CASE(iob_auto_learns_on_the_real_paths),
+	KUNIT_CASE(iob_auto_recovers_from_a_cold_warmup),
 	KUNIT_CASE(iob_auto_only_in_auto_mode),
 	{}
 };

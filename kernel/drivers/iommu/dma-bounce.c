@@ -76,6 +76,12 @@
  * samples between bursts still matter: when they show it dearer than the
  * other by the margin, the next burst comes early, at the soonest
  * IOB_EXPLORE_SOONEST burst lengths after the last one began.
+ *
+ * Warm-up decides on a few calls of each path, among them each path's
+ * first, cold ones, and it sets how rarely the other path is explored from
+ * how much dearer it looked. So that a decision made on cold calls cannot
+ * stand for a long period, the first IOB_EARLY_BURSTS bursts all come at
+ * the soonest, whatever the gap.
  */
 
 #define pr_fmt(fmt) "iommu-bounce: " fmt
@@ -159,6 +165,8 @@
  * cross the other's estimate often, exploring stays a small share.
  */
 #define IOB_EXPLORE_SOONEST	8
+/* Bursts after warm-up that come at the soonest, whatever the gap (top) */
+#define IOB_EARLY_BURSTS	4
 
 /* Slot state flags */
 #define IOB_SLOT_UNTRUSTED	BIT(0)	/* clear the data on unmap */
@@ -1035,8 +1043,9 @@ static void iob_sample(struct iommu_dma_bounce_pool *pool, unsigned int class,
  * find the other path clearly cheaper, and estimates that agree: one burst
  * whose reference and timed half straddle a change of speed (the host got
  * busy between them) cannot move a class. A burst that finds it brings the
- * next one forward to confirm it soon. Last, restart @recent from the
- * estimate of the path now chosen and set when the next burst begins.
+ * next one forward to confirm it soon, and so do the first bursts after
+ * warm-up. Last, restart @recent from the estimate of the path now chosen
+ * and set when the next burst begins.
  * Called with the class's lock held.
  */
 static void iob_burst_fold(struct iommu_dma_bounce_pool *pool,
@@ -1072,7 +1081,10 @@ static void iob_burst_fold(struct iommu_dma_bounce_pool *pool,
 	/* After a switch the last burst measured the other way round */
 	c->lean = lean && iob_chosen(c) == chosen;
 	iob_recent_restart(c);
-	every = c->lean ? IOB_EXPLORE_SOONEST : READ_ONCE(c->explore_every);
+	if (c->lean || c->bursts < IOB_EARLY_BURSTS)
+		every = IOB_EXPLORE_SOONEST;
+	else
+		every = READ_ONCE(c->explore_every);
 	WRITE_ONCE(c->phase_end, c->burst_start + (u64)IOB_BURST_NS * every);
 }
 
