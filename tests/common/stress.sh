@@ -350,9 +350,14 @@ _bounce_idle() {
 	echo $(( $(_bounce_sum "$1" slots) - $(_bounce_in_use "$1") ))
 }
 
+# _stat_above GROUP KEY N: the pool's counter KEY is above N.
+_stat_above() {
+	[ "$(_bounce_stat "$1" "$2")" -gt "$3" ] 2>/dev/null
+}
+
 # _maps_above GROUP N: the pool has made more than N bounced mappings.
 _maps_above() {
-	[ "$(_bounce_stat "$1" maps)" -gt "$2" ] 2>/dev/null
+	_stat_above "$1" maps "$2"
 }
 
 # _alive PID: the process runs (a zombie not yet reaped does not count).
