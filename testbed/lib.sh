@@ -72,6 +72,9 @@ iob_accel_why() {
 	fi
 }
 
+# Devices testbed/qemu.sh --devices can add (see there)
+IOB_DEVICES=(e1000e virtio-net virtio-blk ahci virtio-scsi usb-storage)
+
 iob_check_one_of() { # NAME VALUE ACCEPTED...
 	local name=$1 val=$2 a
 	shift 2

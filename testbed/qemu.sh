@@ -6,9 +6,19 @@
 #   qemu.sh --kernel PATH --initrd PATH [--iommu virtio|vtd|none] [--smp N]
 #           [--mem MB] [--append "ARGS"] [--timeout SEC] [--console FILE]
 #           [--results FILE] [--disk FILE] [--disk-size MB]
+#           [--devices LIST]
 #
 # Machine: q35 with an NVMe (raw image, on pcie-root-port rp0 so it can be
 # hot-unplugged), edu and pci-testdev, behind the chosen vIOMMU.
+# --devices adds more, comma-separated (see IOB_DEVICES in lib.sh):
+#   e1000e, virtio-net  two NICs of that model joined by a QEMU hub of
+#                       their own (no host network: traffic stays in the
+#                       guest; the guest puts one in a network namespace)
+#   virtio-blk, virtio-scsi, usb-storage (on qemu-xhci), ahci (a SATA disk
+#                       on q35's own ICH9 AHCI): each on a raw image
+#                       $IOB_CACHE/disk-NAME.img of 256 MiB
+# Virtio devices are modern-only with iommu_platform=on, so their DMA
+# goes through the DMA API and the vIOMMU.
 # ttyS0 (console) goes to stdout and --console FILE; ttyS1 (the guest's
 # results port) goes to --results FILE.
 # The QEMU monitor listens on $IOB_CACHE/run/monitor-<pid of qemu.sh>.sock
@@ -29,7 +39,7 @@ usage() {
 }
 
 kernel= initrd= iommu=virtio smp=2 mem=2048 append= tmo=900
-console= results= disk=$IOB_CACHE/disk.img disk_mb=1024
+console= results= disk=$IOB_CACHE/disk.img disk_mb=1024 devices=
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || { echo "qemu.sh: $1 needs a value" >&2; usage; }
 	case $1 in
@@ -44,13 +54,17 @@ while [ $# -gt 0 ]; do
 	--results) results=$2 ;;
 	--disk) disk=$2 ;;
 	--disk-size) disk_mb=$2 ;;
-	*) echo "qemu.sh: unknown option $1 (accepted: --kernel --initrd --iommu --smp --mem --append --timeout --console --results --disk --disk-size)" >&2; exit 2 ;;
+	--devices) devices=$2 ;;
+	*) echo "qemu.sh: unknown option $1 (accepted: --kernel --initrd --iommu --smp --mem --append --timeout --console --results --disk --disk-size --devices)" >&2; exit 2 ;;
 	esac
 	shift 2
 done
 ( iob_check_one_of iommu "$iommu" virtio vtd none ) || exit 2
 isnum() { case $2 in ''|*[!0-9]*) die "--$1 must be a number, got '$2'" ;; esac; }
 ( isnum smp "$smp" && isnum mem "$mem" && isnum timeout "$tmo" && isnum disk-size "$disk_mb" ) || exit 2
+for d in ${devices//,/ }; do
+	( iob_check_one_of "device" "$d" "${IOB_DEVICES[@]}" ) || exit 2
+done
 [ -f "$kernel" ] || { echo "qemu.sh: --kernel '$kernel' not found" >&2; exit 2; }
 [ -f "$initrd" ] || { echo "qemu.sh: --initrd '$initrd' not found" >&2; exit 2; }
 
@@ -103,6 +117,36 @@ kvm_probe() {
 	[ -z "$why" ] || { echo "$why"; return 1; }
 }
 
+# Extra devices (--devices). Virtio: modern only, translated by the vIOMMU.
+vio=disable-legacy=on,iommu_platform=on
+extra=() hub=0
+# extra_disk NAME: a 256 MiB raw image for a block device, as a -drive id
+extra_disk() {
+	local img=$IOB_CACHE/disk-$1.img
+	[ -f "$img" ] || truncate -s 256M "$img"
+	extra+=(-drive "file=$img,if=none,id=$1,format=raw,cache=unsafe")
+}
+for d in ${devices//,/ }; do
+	case $d in
+	e1000e | virtio-net)
+		model=$d
+		[ "$d" = virtio-net ] && model=virtio-net-pci,$vio
+		for i in 0 1; do
+			extra+=(-netdev "hubport,id=$d$i,hubid=$hub"
+				-device "$model,netdev=$d$i,mac=52:54:00:12:$(printf %02x $hub):0$i")
+		done
+		hub=$((hub + 1))
+		;;
+	virtio-blk) extra_disk vblk; extra+=(-device "virtio-blk-pci,drive=vblk,serial=iobvblk,$vio") ;;
+	virtio-scsi) extra_disk vscsi
+		extra+=(-device "virtio-scsi-pci,id=vscsi,$vio"
+			-device "scsi-hd,drive=vscsi,bus=vscsi.0,serial=iobvscsi") ;;
+	usb-storage) extra_disk usb
+		extra+=(-device qemu-xhci,id=xhci -device "usb-storage,drive=usb,bus=xhci.0,serial=iobusb") ;;
+	ahci) extra_disk sata; extra+=(-device "ide-hd,drive=sata,bus=ide.0,serial=iobsata") ;;
+	esac
+done
+
 bios=()
 [ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
 
@@ -131,7 +175,7 @@ qemu=(qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu"
 	-device pcie-root-port,id=rp0,chassis=1
 	-drive "file=$disk,if=none,id=nvme0drive,format=raw,cache=unsafe"
 	-device nvme,id=nvme0,drive=nvme0drive,serial=iob0,bus=rp0
-	-device edu -device pci-testdev)
+	-device edu -device pci-testdev "${extra[@]}")
 
 # Only a human (iob.run=shell or none) gets our stdin; an automated run
 # must not put the terminal into raw mode or wait on it.
