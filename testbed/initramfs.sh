@@ -4,7 +4,7 @@
 # initramfs.sh - build the guest userland: $IOB_CACHE/out/initrd.cpio
 #
 # An uncompressed newc cpio with busybox-static (and its applet links),
-# fio with every library ldd names, a static dma_map_benchmark built from
+# fio, iperf3 and sockperf with every library ldd names, a static dma_map_benchmark built from
 # the kernel tree, testbed/guest/ at /, tests/ at /tests and bench/guest/
 # (when present) at /bench, and the test-only modules of tests/modules/
 # built against the test kernel's build tree at /lib/modules/NAME.ko. It
@@ -27,12 +27,17 @@ iob_deps
 [ -f "$bench_src" ] && [ -f "$bench_hdr" ] ||
 	die "$bench_src or $bench_hdr missing: run testbed/kernel.sh first"
 
+# Dynamically linked host programs the guest runs: fio (block tests and
+# bench), iperf3 and sockperf (NIC tests and bench).
+guest_progs=(/usr/bin/fio /usr/bin/iperf3 /usr/bin/sockperf)
+
 # Host binaries and their libraries, as "path" lines.
 host_files() {
 	echo /bin/busybox
-	echo /usr/bin/fio
+	printf '%s\n' "${guest_progs[@]}"
 	# "lib => /path (addr)" and "/lib64/ld-linux... (addr)" (the interpreter).
-	ldd /usr/bin/fio | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+	ldd "${guest_progs[@]}" |
+		awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u
 }
 
 # Hash of every input: host files by name, size and mtime (they come from
@@ -55,7 +60,7 @@ if [ -f "$out" ] && [ "$(cat "$out.hash" 2>/dev/null)" = "$hash" ]; then
 	say "initramfs up to date: $out"
 	exit 0
 fi
-say "building initramfs $out (busybox, fio + libs, dma_map_benchmark, guest/, tests/, bench/guest/, test modules)"
+say "building initramfs $out (busybox, fio, iperf3, sockperf + libs, dma_map_benchmark, guest/, tests/, bench/guest/, test modules)"
 
 mkdir -p "$(dirname "$out")"
 tmp=$(mktemp -d "$IOB_CACHE/initramfs.XXXXXX")

@@ -37,7 +37,7 @@ iob_need_pkgs() {
 # Packages every step needs: kernel build, guest image, QEMU, plots.
 IOB_PKGS=(linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev
 	  cpio xz-utils git python3 qemu-system-x86 fio busybox-static
-	  gnuplot-nox rsync kmod)
+	  gnuplot-nox rsync kmod iperf3 sockperf)
 
 iob_deps() {
 	mkdir -p "$IOB_CACHE"
