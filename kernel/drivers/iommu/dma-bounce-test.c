@@ -15,6 +15,8 @@
 #include <linux/delay.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
+#include <linux/irq_work.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/random.h>
@@ -46,7 +48,11 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 #define TEST_WARMUP		8
 
 struct fake_domain {
-	spinlock_t lock;	/* protects everything below */
+	/*
+	 * Protects everything below. Taken with interrupts off, like @pages'
+	 * lock: one case maps from hardirq and softirq context.
+	 */
+	spinlock_t lock;
 	u64 cursor;		/* IOVAs are handed out downwards from here */
 	struct xarray pages;	/* IOVA pfn -> xa_mk_value(phys pfn) */
 	unsigned long iova_allocs, iova_frees, maps, unmaps, syncs;
@@ -69,8 +75,9 @@ static dma_addr_t fake_alloc_iova(void *ctx, struct device *dev, size_t size,
 	struct fake_domain *fake = ctx;
 	size_t len = roundup_pow_of_two(size);
 	u64 top, iova = 0;
+	unsigned long flags;
 
-	spin_lock(&fake->lock);
+	spin_lock_irqsave(&fake->lock, flags);
 	/* Written to avoid dma_limit + 1 overflowing for a 64-bit mask */
 	top = min_t(u64, fake->cursor - 1, dma_limit) + 1;
 	if (!fake->fail_iova && top >= FAKE_IOVA_BOTTOM + len) {
@@ -78,35 +85,41 @@ static dma_addr_t fake_alloc_iova(void *ctx, struct device *dev, size_t size,
 		fake->cursor = iova;
 		fake->iova_allocs++;
 	}
-	spin_unlock(&fake->lock);
+	spin_unlock_irqrestore(&fake->lock, flags);
 	return iova;
 }
 
 static void fake_free_iova(void *ctx, dma_addr_t iova, size_t size)
 {
 	struct fake_domain *fake = ctx;
+	unsigned long flags;
 
-	spin_lock(&fake->lock);
+	spin_lock_irqsave(&fake->lock, flags);
 	fake->iova_frees++;
-	spin_unlock(&fake->lock);
+	spin_unlock_irqrestore(&fake->lock, flags);
 }
 
 static int fake_map(void *ctx, dma_addr_t iova, phys_addr_t phys, size_t size,
 		    int prot)
 {
 	struct fake_domain *fake = ctx;
-	unsigned long i;
+	unsigned long flags, i;
+	int err = 0;
 
 	if (READ_ONCE(fake->fail_map))
 		return -EIO;
-	for (i = 0; i < size >> PAGE_SHIFT; i++)
-		if (xa_err(xa_store(&fake->pages, (iova >> PAGE_SHIFT) + i,
-				    xa_mk_value((phys >> PAGE_SHIFT) + i),
-				    GFP_ATOMIC)))
-			return -ENOMEM;
-	spin_lock(&fake->lock);
+	/* The pool may map from hardirq context: an irq-safe array */
+	xa_lock_irqsave(&fake->pages, flags);
+	for (i = 0; i < size >> PAGE_SHIFT && !err; i++)
+		err = xa_err(__xa_store(&fake->pages, (iova >> PAGE_SHIFT) + i,
+					xa_mk_value((phys >> PAGE_SHIFT) + i),
+					GFP_ATOMIC));
+	xa_unlock_irqrestore(&fake->pages, flags);
+	if (err)
+		return err;
+	spin_lock_irqsave(&fake->lock, flags);
 	fake->maps++;
-	spin_unlock(&fake->lock);
+	spin_unlock_irqrestore(&fake->lock, flags);
 	return 0;
 }
 
@@ -114,26 +127,29 @@ static size_t fake_unmap(void *ctx, dma_addr_t iova, size_t size,
 			 struct iommu_iotlb_gather *gather)
 {
 	struct fake_domain *fake = ctx;
-	unsigned long i;
+	unsigned long flags, i;
 
 	/* Like an IOMMU driver that could not queue its unmap request */
 	if (READ_ONCE(fake->fail_unmap))
 		return 0;
+	xa_lock_irqsave(&fake->pages, flags);
 	for (i = 0; i < size >> PAGE_SHIFT; i++)
-		xa_erase(&fake->pages, (iova >> PAGE_SHIFT) + i);
-	spin_lock(&fake->lock);
+		__xa_erase(&fake->pages, (iova >> PAGE_SHIFT) + i);
+	xa_unlock_irqrestore(&fake->pages, flags);
+	spin_lock_irqsave(&fake->lock, flags);
 	fake->unmaps++;
-	spin_unlock(&fake->lock);
+	spin_unlock_irqrestore(&fake->lock, flags);
 	return size;
 }
 
 static void fake_sync(void *ctx, struct iommu_iotlb_gather *gather)
 {
 	struct fake_domain *fake = ctx;
+	unsigned long flags;
 
-	spin_lock(&fake->lock);
+	spin_lock_irqsave(&fake->lock, flags);
 	fake->syncs++;
-	spin_unlock(&fake->lock);
+	spin_unlock_irqrestore(&fake->lock, flags);
 }
 
 /*
@@ -145,13 +161,24 @@ static void fake_sync(void *ctx, struct iommu_iotlb_gather *gather)
 static u64 fake_clock(void *ctx)
 {
 	struct fake_domain *fake = ctx;
+	unsigned long flags;
 	u64 now;
 
-	spin_lock(&fake->lock);
+	spin_lock_irqsave(&fake->lock, flags);
 	now = fake->now;
 	fake->now += fake->clock_step;
-	spin_unlock(&fake->lock);
+	spin_unlock_irqrestore(&fake->lock, flags);
 	return now;
+}
+
+/* Move the fake clock on by @ns, as if an IOMMU request had taken that long */
+static void fake_advance(struct fake_domain *fake, u64 ns)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&fake->lock, flags);
+	fake->now += ns;
+	spin_unlock_irqrestore(&fake->lock, flags);
 }
 
 static const struct iommu_dma_bounce_ops fake_ops = {
@@ -210,7 +237,7 @@ static int iob_test_init(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, t);
 	spin_lock_init(&t->fake.lock);
-	xa_init(&t->fake.pages);
+	xa_init_flags(&t->fake.pages, XA_FLAGS_LOCK_IRQ);
 	t->fake.cursor = FAKE_IOVA_TOP;
 
 	t->dev = kunit_device_register(test, "iommu-dma-bounce-test");
@@ -467,6 +494,198 @@ static void iob_sync_partial_range(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, all_bytes(buf + start + part, 0,
 					  len - start - part));
 	test_unmap(test, dma, len, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+}
+
+/* Bounced for speed, a mapping its driver keeps and syncs in parts is not */
+static void iob_skip_cpu_sync_not_bounced_for_speed(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 0x12);
+	dma_addr_t dma;
+
+	dma = iommu_dma_bounce_map(t->pool, t->dev, virt_to_phys(buf),
+				   PAGE_SIZE, DMA_FROM_DEVICE,
+				   DMA_ATTR_SKIP_CPU_SYNC, 0);
+	KUNIT_EXPECT_EQ(test, dma, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_SKIP_SYNC], 1);
+	/* No slot was grown, pinned or mapped for it */
+	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
+	KUNIT_EXPECT_EQ(test, t->fake.maps, 0);
+}
+
+/*
+ * One that must bounce still does, and its partial syncs, in either
+ * direction, copy exactly the range they name and nothing around it.
+ */
+static void iob_skip_cpu_sync_forced_syncs_only_its_range(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	size_t len = 2 * PAGE_SIZE, start = PAGE_SIZE - 100, part = 300;
+	u8 *buf = test_buf(test, len, 0x11);
+	dma_addr_t dma;
+	u8 *va;
+
+	dma = iommu_dma_bounce_map(t->pool, t->dev, virt_to_phys(buf), len,
+				   DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC,
+				   IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	va = fake_translate(&t->fake, dma);
+	KUNIT_ASSERT_NOT_NULL(test, va);
+
+	/* The CPU rewrites the whole buffer, hands one range to the device */
+	memset(buf, 0x22, len);
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync(t->pool, t->dev,
+						      dma + start, part,
+						      DMA_BIDIRECTIONAL,
+						      false));
+	va = fake_translate(&t->fake, dma);
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0x11, start));
+	va = fake_translate(&t->fake, dma + start);
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0x22, PAGE_SIZE - start));
+	va = fake_translate(&t->fake, dma + PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0x22, start + part - PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, all_bytes(va + start + part - PAGE_SIZE, 0x11,
+					  len - start - part));
+
+	/* The device writes it all, the CPU takes back one range */
+	device_write(test, &t->fake, dma, 0x44, len);
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync(t->pool, t->dev,
+						      dma + start, part,
+						      DMA_BIDIRECTIONAL, true));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf, 0x22, start));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf + start, 0x44, part));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf + start + part, 0x22,
+					  len - start - part));
+	/* With SKIP_CPU_SYNC the unmap copies nothing more */
+	test_unmap(test, dma, len, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf, 0x22, start));
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_SKIP_SYNC], 0);
+}
+
+/* Size classes each interrupt context grows, so that each grows its own */
+#define IRQ_CTX_CLASSES	2
+
+/* What iob_irq_contexts_grow_and_age() does in hardirq or softirq context */
+struct irq_ctx {
+	struct iob_test *t;
+	unsigned int first_class;
+	void *buf[IRQ_CTX_CLASSES];
+	dma_addr_t dma[IRQ_CTX_CLASSES];
+	unsigned int unmapped;
+	bool hardirq, softirq;
+	struct irq_work iw;
+	struct work_struct bh;
+};
+
+/* Map one buffer of each of ctx's classes, then unmap them all. */
+static void irq_ctx_map_unmap(struct irq_ctx *ctx)
+{
+	struct iob_test *t = ctx->t;
+	int i;
+
+	ctx->hardirq = in_hardirq();
+	ctx->softirq = in_serving_softirq();
+	for (i = 0; i < IRQ_CTX_CLASSES; i++)
+		ctx->dma[i] = iommu_dma_bounce_map(t->pool, t->dev,
+						   virt_to_phys(ctx->buf[i]),
+						   PAGE_SIZE << (ctx->first_class + i),
+						   DMA_BIDIRECTIONAL, 0, 0);
+	for (i = 0; i < IRQ_CTX_CLASSES; i++)
+		if (ctx->dma[i] != DMA_MAPPING_ERROR &&
+		    iommu_dma_bounce_unmap(t->pool, t->dev, ctx->dma[i],
+					   PAGE_SIZE << (ctx->first_class + i),
+					   DMA_BIDIRECTIONAL, 0))
+			ctx->unmapped++;
+}
+
+static void irq_ctx_hardirq(struct irq_work *iw)
+{
+	irq_ctx_map_unmap(container_of(iw, struct irq_ctx, iw));
+}
+
+static void irq_ctx_softirq(struct work_struct *work)
+{
+	irq_ctx_map_unmap(container_of(work, struct irq_ctx, bh));
+}
+
+static void irq_ctx_init(struct kunit *test, struct irq_ctx *ctx,
+			 unsigned int first_class)
+{
+	int i;
+
+	ctx->t = test->priv;
+	ctx->first_class = first_class;
+	for (i = 0; i < IRQ_CTX_CLASSES; i++)
+		ctx->buf[i] = test_buf(test, PAGE_SIZE << (first_class + i), i);
+	ctx->iw = IRQ_WORK_INIT_HARD(irq_ctx_hardirq);
+	INIT_WORK(&ctx->bh, irq_ctx_softirq);
+}
+
+/* Run @ctx's maps in hardirq context (an irq_work) and wait for them */
+static void irq_ctx_run_hardirq(struct kunit *test, struct irq_ctx *ctx)
+{
+	KUNIT_ASSERT_TRUE(test, irq_work_queue(&ctx->iw));
+	irq_work_sync(&ctx->iw);
+	KUNIT_EXPECT_TRUE(test, ctx->hardirq);
+	KUNIT_EXPECT_EQ(test, ctx->unmapped, IRQ_CTX_CLASSES);
+}
+
+/* Run @ctx's maps in softirq context (a BH work item) and wait for them */
+static void irq_ctx_run_softirq(struct kunit *test, struct irq_ctx *ctx)
+{
+	KUNIT_ASSERT_TRUE(test, queue_work(system_bh_wq, &ctx->bh));
+	flush_work(&ctx->bh);
+	KUNIT_EXPECT_TRUE(test, ctx->softirq);
+	KUNIT_EXPECT_EQ(test, ctx->unmapped, IRQ_CTX_CLASSES);
+}
+
+/*
+ * A NIC driver maps from NAPI (softirq) and sometimes from hardirq, and the
+ * pool must grow there, while aging and the shrinker free slots from
+ * process context with interrupts on. Any lock both take without turning
+ * interrupts off deadlocks when the interrupt comes in on the CPU that
+ * holds it; lockdep reports the first such lock at once.
+ */
+static void iob_irq_contexts_grow_and_age(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	struct irq_ctx *hard, *soft, *again;
+	u8 *buf = test_buf(test, PAGE_SIZE, 0x5a);
+	dma_addr_t dma;
+
+	hard = kunit_kzalloc(test, sizeof(*hard), GFP_KERNEL);
+	soft = kunit_kzalloc(test, sizeof(*soft), GFP_KERNEL);
+	again = kunit_kzalloc(test, sizeof(*again), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, hard && soft && again);
+	irq_ctx_init(test, hard, 1);
+	irq_ctx_init(test, soft, 1 + IRQ_CTX_CLASSES);
+	irq_ctx_init(test, again, 1);
+
+	/* Process context, interrupts on: grows class 0 */
+	dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
+
+	irq_ctx_run_hardirq(test, hard);
+	irq_ctx_run_softirq(test, soft);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps_hardirq, IRQ_CTX_CLASSES);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps_softirq, IRQ_CTX_CLASSES);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 1 + 2 * IRQ_CTX_CLASSES);
+	/* Each context grew its own classes */
+	KUNIT_EXPECT_EQ(test, t->fake.maps, 1 + 2 * IRQ_CTX_CLASSES);
+
+	/* Aging frees them all from process context */
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool,
+						   jiffies + TEST_IDLE_LATER),
+			1 + 2 * IRQ_CTX_CLASSES);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
+
+	/* Grown in hardirq once more, then freed by the shrinker */
+	irq_ctx_run_hardirq(test, again);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_shrink(t->pool, ULONG_MAX),
+			IRQ_CTX_CLASSES);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
+	KUNIT_EXPECT_EQ(test, fake_mapped_pages(&t->fake), 0);
 }
 
 static void iob_steady_state_no_iommu_calls(struct kunit *test)
@@ -1550,16 +1769,12 @@ static int auto_run(struct kunit *test, void *buf, int n, s64 iommu_extra,
 								    phys,
 								    PAGE_SIZE,
 								    op);
-				spin_lock(&t->fake.lock);
-				t->fake.now += iommu_extra;
-				spin_unlock(&t->fake.lock);
+				fake_advance(&t->fake, iommu_extra);
 				iommu_dma_bounce_cost_end(t->pool, phys,
 							  PAGE_SIZE, op, start);
 			}
 		}
-		spin_lock(&t->fake.lock);
-		t->fake.now += gap;
-		spin_unlock(&t->fake.lock);
+		fake_advance(&t->fake, gap);
 	}
 	return iommu;
 }
@@ -1720,6 +1935,9 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_sync_for_cpu_copies_out),
 	KUNIT_CASE(iob_sync_for_device_copies_in),
 	KUNIT_CASE(iob_sync_partial_range),
+	KUNIT_CASE(iob_skip_cpu_sync_not_bounced_for_speed),
+	KUNIT_CASE(iob_skip_cpu_sync_forced_syncs_only_its_range),
+	KUNIT_CASE(iob_irq_contexts_grow_and_age),
 	KUNIT_CASE(iob_steady_state_no_iommu_calls),
 	KUNIT_CASE(iob_grows_per_class),
 	KUNIT_CASE(iob_uses_other_cpus_idle_slots),

@@ -90,6 +90,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/highmem.h>
 #include <linux/init.h>
+#include <linux/interrupt.h>
 #include <linux/jiffies.h>
 #include <linux/kstrtox.h>
 #include <linux/list.h>
@@ -227,6 +228,8 @@ struct iob_cpu_cache {
 struct iob_pcpu {
 	struct iob_cpu_cache	cache[IOB_NR_CLASSES];
 	unsigned long		maps;
+	unsigned long		maps_softirq;
+	unsigned long		maps_hardirq;
 	unsigned long		bytes_bounced;
 	/*
 	 * auto policy: which calls to time, one count per op: with one for
@@ -308,6 +311,7 @@ static const char * const iob_fallback_names[IOMMU_DMA_BOUNCE_NR_FALLBACKS] = {
 	[IOMMU_DMA_BOUNCE_FB_MAP]		= "map",
 	[IOMMU_DMA_BOUNCE_FB_ATTRS]		= "attrs",
 	[IOMMU_DMA_BOUNCE_FB_SG]		= "sg",
+	[IOMMU_DMA_BOUNCE_FB_SKIP_SYNC]	= "skip_sync",
 };
 
 enum iob_release_reason {
@@ -335,7 +339,11 @@ enum iob_release_reason {
  * @depot: per-class shared idle slots
  * @slots: every IOVA page of every slot -> its slot. Entries are stored and
  *	erased only while the slot is idle or being created, so a lookup of a
- *	mapped address under RCU (xa_load) always sees a live slot.
+ *	mapped address under RCU (xa_load) always sees a live slot. Slots
+ *	grow in whatever context a mapping is made, hardirq and softirq
+ *	included (a NIC refilling its receive ring from NAPI), while aging and
+ *	the shrinker erase from process context: the array's lock is an
+ *	XA_FLAGS_LOCK_IRQ one, always taken with xa_lock_irqsave().
  * @bytes: memory held by all slots
  * @nr: slots per class
  * @hiwater: most slots per class seen at once
@@ -489,6 +497,21 @@ static void iob_fallback(struct iommu_dma_bounce_pool *pool,
 	trace_iommu_bounce_fallback(dev, size, iob_fallback_names[why]);
 }
 
+/*
+ * Count a bounced mapping, and whether it came from interrupt context:
+ * that is where drivers refill receive rings and where the pool must grow
+ * without sleeping or taking a lock that process context holds.
+ */
+static void iob_count_map(struct iommu_dma_bounce_pool *pool, size_t size)
+{
+	this_cpu_inc(pool->pcpu->maps);
+	this_cpu_add(pool->pcpu->bytes_bounced, size);
+	if (in_hardirq())
+		this_cpu_inc(pool->pcpu->maps_hardirq);
+	else if (in_serving_softirq())
+		this_cpu_inc(pool->pcpu->maps_softirq);
+}
+
 /* Copy between a slot and a buffer that may sit in highmem pages. */
 static void iob_copy(void *slot_va, phys_addr_t phys, size_t len, bool to_slot)
 {
@@ -523,10 +546,32 @@ static void iob_update_hiwater(struct iommu_dma_bounce_pool *pool,
 static void iob_erase_pages(struct iommu_dma_bounce_pool *pool,
 			    struct iob_slot *slot, unsigned long nr_pages)
 {
-	unsigned long first = slot->iova >> PAGE_SHIFT, i;
+	unsigned long first = slot->iova >> PAGE_SHIFT, i, flags;
 
+	xa_lock_irqsave(&pool->slots, flags);
 	for (i = 0; i < nr_pages; i++)
-		xa_erase(&pool->slots, first + i);
+		__xa_erase(&pool->slots, first + i);
+	xa_unlock_irqrestore(&pool->slots, flags);
+}
+
+/*
+ * Enter every IOVA page of a new @slot in the lookup array. On failure the
+ * pages entered so far are erased again.
+ */
+static int iob_store_pages(struct iommu_dma_bounce_pool *pool,
+			   struct iob_slot *slot)
+{
+	unsigned long first = slot->iova >> PAGE_SHIFT, i, flags;
+	int err = 0;
+
+	xa_lock_irqsave(&pool->slots, flags);
+	for (i = 0; i < (1UL << slot->class) && !err; i++)
+		err = xa_err(__xa_store(&pool->slots, first + i, slot,
+					GFP_ATOMIC | __GFP_NOWARN));
+	xa_unlock_irqrestore(&pool->slots, flags);
+	if (err)
+		iob_erase_pages(pool, slot, i - 1);
+	return err;
 }
 
 /*
@@ -604,10 +649,9 @@ static struct iob_slot *iob_grow(struct iommu_dma_bounce_pool *pool,
 				 u64 dma_limit)
 {
 	size_t size = iob_class_size(class);
-	unsigned long first, i;
 	struct iob_slot *slot;
-	int prot, err;
 	long nr;
+	int prot;
 
 	if (atomic_long_add_return(size, &pool->bytes) >
 	    READ_ONCE(pool->max_bytes)) {
@@ -643,21 +687,15 @@ static struct iob_slot *iob_grow(struct iommu_dma_bounce_pool *pool,
 		goto free_pages;
 	}
 
-	first = slot->iova >> PAGE_SHIFT;
-	for (i = 0; i < (1UL << class); i++) {
-		err = xa_err(xa_store(&pool->slots, first + i, slot,
-				      GFP_ATOMIC | __GFP_NOWARN));
-		if (err) {
-			LIST_HEAD(one);
+	if (iob_store_pages(pool, slot)) {
+		LIST_HEAD(one);
 
-			iob_erase_pages(pool, slot, i);
-			/* Release it as a slot so the IOTLB is synced */
-			atomic_long_inc(&pool->nr[class]);
-			list_add(&slot->node, &one);
-			iob_release(pool, &one, IOB_REL_TEARDOWN);
-			iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_NOMEM);
-			return NULL;
-		}
+		/* Release it as a slot so the IOTLB is synced */
+		atomic_long_inc(&pool->nr[class]);
+		list_add(&slot->node, &one);
+		iob_release(pool, &one, IOB_REL_TEARDOWN);
+		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_NOMEM);
+		return NULL;
 	}
 
 	nr = atomic_long_inc_return(&pool->nr[class]);
@@ -814,12 +852,34 @@ static u64 iob_dma_limit(struct device *dev)
 	return min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
 }
 
+/*
+ * May the pool serve a mapping with these attributes? If not, say why
+ * (counted as a fallback) and return false.
+ *
+ * DMA_ATTR_SKIP_CPU_SYNC at map time marks a mapping that its driver keeps
+ * for long and syncs in parts: page_pool's pages, receive buffers that a
+ * driver recycles. Bounced for speed, such a mapping would hold a slot for
+ * as long as the page lives and copy on every sync, which gains nothing
+ * and, with enough pages, fills the pool to its cap. So only a mapping
+ * that must bounce (@flags has IOMMU_DMA_BOUNCE_FORCE) takes the pool with
+ * it; its syncs then copy exactly the range they name.
+ */
 static bool iob_attrs_ok(struct iommu_dma_bounce_pool *pool,
-			 struct device *dev, unsigned long attrs)
+			 struct device *dev, size_t size, unsigned long attrs,
+			 unsigned int flags)
 {
 	/* A privileged mapping must not share slots mapped unprivileged */
-	return !(attrs & DMA_ATTR_PRIVILEGED) &&
-		dev_is_dma_coherent(dev) == pool->coherent;
+	if ((attrs & DMA_ATTR_PRIVILEGED) ||
+	    dev_is_dma_coherent(dev) != pool->coherent) {
+		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_ATTRS);
+		return false;
+	}
+	if ((attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
+	    !(flags & IOMMU_DMA_BOUNCE_FORCE)) {
+		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_SKIP_SYNC);
+		return false;
+	}
+	return true;
 }
 
 static void iob_zero_padding(struct iob_slot *slot)
@@ -1352,10 +1412,8 @@ dma_addr_t iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool,
 		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_TOO_LARGE);
 		return DMA_MAPPING_ERROR;
 	}
-	if (!iob_attrs_ok(pool, dev, attrs)) {
-		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_ATTRS);
+	if (!iob_attrs_ok(pool, dev, size, attrs, flags))
 		return DMA_MAPPING_ERROR;
-	}
 
 	t = iob_time_begin(pool, class, IOB_PATH_BOUNCE,
 			   IOMMU_DMA_BOUNCE_COST_MAP);
@@ -1377,8 +1435,7 @@ dma_addr_t iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool,
 
 	/* Syncs must now reach us even for a coherent device */
 	dma_reset_need_sync(dev);
-	this_cpu_inc(pool->pcpu->maps);
-	this_cpu_add(pool->pcpu->bytes_bounced, size);
+	iob_count_map(pool, size);
 	trace_iommu_bounce_map(dev, phys, slot->iova + slot->off, size);
 	/* Growing is a one-off the pool amortises, not the price of a copy */
 	if (!fresh)
@@ -1531,10 +1588,8 @@ int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
 		iob_fallback(pool, dev, total, IOMMU_DMA_BOUNCE_FB_TOO_LARGE);
 		return 0;
 	}
-	if (!iob_attrs_ok(pool, dev, attrs)) {
-		iob_fallback(pool, dev, total, IOMMU_DMA_BOUNCE_FB_ATTRS);
+	if (!iob_attrs_ok(pool, dev, total, attrs, flags))
 		return 0;
-	}
 
 	t = iob_time_begin(pool, class, IOB_PATH_BOUNCE,
 			   IOMMU_DMA_BOUNCE_COST_MAP);
@@ -1570,8 +1625,7 @@ int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
 	sg_dma_len(sgl) = total;
 
 	dma_reset_need_sync(dev);
-	this_cpu_inc(pool->pcpu->maps);
-	this_cpu_add(pool->pcpu->bytes_bounced, total);
+	iob_count_map(pool, total);
 	trace_iommu_bounce_map(dev, phys, start, total);
 	if (!fresh)
 		iob_time_end(pool, class, IOB_PATH_BOUNCE,
@@ -1854,6 +1908,8 @@ iommu_dma_bounce_get_stats(struct iommu_dma_bounce_pool *pool,
 	}
 	for_each_possible_cpu(cpu) {
 		st->maps += per_cpu_ptr(pool->pcpu, cpu)->maps;
+		st->maps_softirq += per_cpu_ptr(pool->pcpu, cpu)->maps_softirq;
+		st->maps_hardirq += per_cpu_ptr(pool->pcpu, cpu)->maps_hardirq;
 		st->bytes_bounced += per_cpu_ptr(pool->pcpu, cpu)->bytes_bounced;
 	}
 	for (i = 0; i < IOMMU_DMA_BOUNCE_NR_FALLBACKS; i++)
@@ -1971,6 +2027,8 @@ static int iob_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "max_bytes: %zu\n", READ_ONCE(pool->max_bytes));
 	seq_printf(m, "bytes: %lu\n", st.bytes);
 	seq_printf(m, "maps: %lu\n", st.maps);
+	seq_printf(m, "maps_softirq: %lu\n", st.maps_softirq);
+	seq_printf(m, "maps_hardirq: %lu\n", st.maps_hardirq);
 	seq_printf(m, "bytes_bounced: %lu\n", st.bytes_bounced);
 	for (i = 0; i < IOMMU_DMA_BOUNCE_NR_FALLBACKS; i++)
 		seq_printf(m, "fallback_%s: %lu\n", iob_fallback_names[i],
@@ -2105,7 +2163,7 @@ iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
 		INIT_LIST_HEAD(&pool->depot[class].free);
 		spin_lock_init(&pool->cost[class].lock);
 	}
-	xa_init(&pool->slots);
+	xa_init_flags(&pool->slots, XA_FLAGS_LOCK_IRQ);
 	INIT_DELAYED_WORK(&pool->age_work, iob_age_work);
 	pool->ops = ops;
 	pool->ctx = ctx;

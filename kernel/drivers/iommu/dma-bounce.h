@@ -210,6 +210,7 @@ enum iommu_dma_bounce_fallback {
 	IOMMU_DMA_BOUNCE_FB_MAP,	/* the IOMMU refused to map a new slot */
 	IOMMU_DMA_BOUNCE_FB_ATTRS,	/* attributes the pool does not serve */
 	IOMMU_DMA_BOUNCE_FB_SG,		/* scatterlist cannot be one segment */
+	IOMMU_DMA_BOUNCE_FB_SKIP_SYNC,	/* long-lived: DMA_ATTR_SKIP_CPU_SYNC */
 	IOMMU_DMA_BOUNCE_NR_FALLBACKS,
 };
 
@@ -219,6 +220,8 @@ enum iommu_dma_bounce_fallback {
  * @free: idle slots per size class
  * @bytes: memory held by the pool
  * @maps: mappings served by the pool
+ * @maps_softirq: of those, made in softirq context (e.g. NAPI)
+ * @maps_hardirq: of those, made in hardirq context
  * @bytes_bounced: bytes of those mappings
  * @fallbacks: mappings that took the normal path, by reason
  * @freed_aging: slots freed by aging
@@ -231,6 +234,8 @@ struct iommu_dma_bounce_stats {
 	unsigned long free[IOMMU_DMA_BOUNCE_NR_CLASSES];
 	unsigned long bytes;
 	unsigned long maps;
+	unsigned long maps_softirq;
+	unsigned long maps_hardirq;
 	unsigned long bytes_bounced;
 	unsigned long fallbacks[IOMMU_DMA_BOUNCE_NR_FALLBACKS];
 	unsigned long freed_aging;
