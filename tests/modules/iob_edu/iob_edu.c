@@ -56,6 +56,10 @@
 /* The caller's buffer lives in a region this big, at offset ->off */
 #define IOB_REGION	(8 * PAGE_SIZE)
 #define IOB_RESULT_MAX	4096
+/* Long-lived mappings the "ll_" commands keep, at most */
+#define IOB_LL_MAX	64
+/* How page_pool (PP_FLAG_DMA_MAP) maps its pages */
+#define IOB_LL_ATTRS	(DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_WEAK_ORDERING)
 
 struct iob_edu {
 	struct pci_dev *pdev;
@@ -67,6 +71,11 @@ struct iob_edu {
 	dma_addr_t dma;
 	enum dma_data_direction dir;
 	bool mapped;
+
+	struct page *ll_page[IOB_LL_MAX];	/* long-lived mappings, see iob_ll_cmd() */
+	dma_addr_t ll_dma[IOB_LL_MAX];
+	unsigned int ll_nr;
+	size_t ll_len;
 
 	void *scratch;			/* coherent page to fill and read edu's buffer */
 	dma_addr_t scratch_dma;
@@ -195,6 +204,83 @@ static void iob_report_mapping(void)
 		(u64)virt_to_phys(iob->region + iob->off), iob->len);
 }
 
+static void iob_ll_free(void)
+{
+	struct device *dev = &iob->pdev->dev;
+	unsigned int i;
+
+	for (i = 0; i < iob->ll_nr; i++) {
+		dma_unmap_page_attrs(dev, iob->ll_dma[i], iob->ll_len,
+				     DMA_FROM_DEVICE, IOB_LL_ATTRS);
+		__free_page(iob->ll_page[i]);
+	}
+	iob->ll_nr = 0;
+}
+
+/*
+ * Long-lived mappings, made the way page_pool makes them: pages kept
+ * mapped with DMA_ATTR_SKIP_CPU_SYNC, synced in parts while they live.
+ *   ll_map N LEN           map the first LEN bytes of N new zeroed pages
+ *                          (DMA_FROM_DEVICE); reports the first address
+ *   ll_dev_write I OFF LEN device writes its buffer's pattern to page I
+ *                          at OFF (LEN <= 4096 - OFF)
+ *   ll_sync I OFF LEN      dma_sync_single_range_for_cpu() of that range
+ *   ll_dump I              summary of page I as the CPU sees it
+ *   ll_unmap               unmap (SKIP_CPU_SYNC) and free them all
+ * Return: -ENOIOCTLCMD if @argv is not one of these.
+ */
+static int iob_ll_cmd(int argc, char **argv, u64 a1, u64 a2, u64 a3)
+{
+	struct device *dev = &iob->pdev->dev;
+	bool one = a1 < iob->ll_nr;
+
+	if (!strcmp(argv[0], "ll_map") && argc == 3) {
+		if (iob->ll_nr || !a1 || a1 > IOB_LL_MAX || !a2 || a2 > PAGE_SIZE)
+			return -EINVAL;
+		iob->ll_len = a2;
+		while (iob->ll_nr < a1) {
+			struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+			dma_addr_t dma;
+
+			if (!page)
+				return -ENOMEM;
+			dma = dma_map_page_attrs(dev, page, 0, a2, DMA_FROM_DEVICE,
+						 IOB_LL_ATTRS);
+			if (dma_mapping_error(dev, dma)) {
+				__free_page(page);
+				return -EIO;
+			}
+			iob->ll_page[iob->ll_nr] = page;
+			iob->ll_dma[iob->ll_nr++] = dma;
+		}
+		iob_out("ll=%u dma0=0x%llx\n", iob->ll_nr, (u64)iob->ll_dma[0]);
+		return 0;
+	}
+	if (!strcmp(argv[0], "ll_dev_write") && argc == 4) {
+		if (!one || !a3 || a2 + a3 > iob->ll_len)
+			return -EINVAL;
+		return iob_dev_write(iob->ll_dma[a1] + a2, a3);
+	}
+	if (!strcmp(argv[0], "ll_sync") && argc == 4) {
+		if (!one || !a3 || a2 + a3 > iob->ll_len)
+			return -EINVAL;
+		dma_sync_single_range_for_cpu(dev, iob->ll_dma[a1], a2, a3,
+					      DMA_FROM_DEVICE);
+		return 0;
+	}
+	if (!strcmp(argv[0], "ll_dump") && argc == 2) {
+		if (!one)
+			return -EINVAL;
+		iob_summary(page_address(iob->ll_page[a1]), PAGE_SIZE);
+		return 0;
+	}
+	if (!strcmp(argv[0], "ll_unmap") && argc == 1) {
+		iob_ll_free();
+		return 0;
+	}
+	return -ENOIOCTLCMD;
+}
+
 /*
  * Commands (numbers in C syntax, 0x.. allowed):
  *   alloc LEN OFF PAT [NEIGH]  new buffer: region filled with NEIGH (0x11),
@@ -213,13 +299,14 @@ static void iob_report_mapping(void)
  *   buf_dump                   summary of the region, page(s) around the buffer
  *   untrusted 0|1              set pci_dev->untrusted
  *   mask BITS                  dma_set_mask_and_coherent()
+ *   ll_*                       long-lived mappings, see iob_ll_cmd()
  */
 static int iob_edu_cmd(char *line)
 {
 	struct device *dev = &iob->pdev->dev;
 	char *argv[5];
 	u64 a1 = 0, a2 = 0, a3 = 0, a4 = 0x11;
-	int argc = 0;
+	int argc = 0, ret;
 	char *tok;
 
 	while ((tok = strsep(&line, " \t\n")) && argc < ARRAY_SIZE(argv))
@@ -234,6 +321,9 @@ static int iob_edu_cmd(char *line)
 	    (argc > 4 && kstrtou64(argv[4], 0, &a4)))
 		return -EINVAL;
 
+	ret = iob_ll_cmd(argc, argv, a1, a2, a3);
+	if (ret != -ENOIOCTLCMD)
+		return ret;
 	if (!strcmp(argv[0], "alloc") && argc >= 4) {
 		if (!a1 || a1 + a2 > IOB_REGION || a3 > 0xff || a4 > 0xff)
 			return -EINVAL;
@@ -408,6 +498,7 @@ static void iob_edu_remove(struct pci_dev *pdev)
 	debugfs_remove_recursive(iob_dir);
 	mutex_lock(&iob->lock);
 	iob_free_buffer();
+	iob_ll_free();
 	mutex_unlock(&iob->lock);
 	/* untrusted is the PCI core's: leave the device as we found it */
 	pdev->untrusted = false;
