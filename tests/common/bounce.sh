@@ -39,3 +39,15 @@ _fio_mixed() {
 		--iodepth=16 --rw=randrw --bsrange=512-16k --size="$2" \
 		--verify=crc32c --verify_fatal=1
 }
+
+# _bounce_mode GROUP off|on|auto THRESHOLD: set the group's policy and
+# threshold, and check that both took.
+_bounce_mode() {
+	echo "$3" >"/sys/kernel/iommu_groups/$1/bounce_threshold" &&
+		echo "$2" >"/sys/kernel/iommu_groups/$1/bounce" ||
+		{ _fail "cannot set group $1 bounce=$2 threshold=$3"; return 1; }
+	_m=$(cat "/sys/kernel/iommu_groups/$1/bounce")
+	_t=$(cat "/sys/kernel/iommu_groups/$1/bounce_threshold")
+	[ "$_m" = "$2" ] && [ "$_t" = "$3" ] ||
+		{ _fail "group $1 reads bounce=$_m threshold=$_t after setting $2 $3"; return 1; }
+}
