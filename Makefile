@@ -10,6 +10,8 @@ IOB_CACHE ?= $(or $(IOBOUNCE_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/iobou
 test: kernel-test initramfs
 	@echo "== the series applies to pristine 6.12, kernel/ matches it, checkpatch --strict is clean"
 	testbed/series.sh check
+	@echo "== bench/report.py unit tests (intervals, verdicts, net.csv)"
+	python3 -m unittest -q bench/test_report.py
 	@echo "== running guest tests (tests/check)"
 	tests/check
 

@@ -9,7 +9,9 @@ bounce policies at run time), cpu.csv
 function profiler's hits and times of the profiler pass), pool-time.csv
 (the pool sampler), pool.csv, classes.csv and decisions.csv (the pool's
 counters, bounce-auto's decisions at the end of each boot and after each
-run), dmab.csv (dma_map_benchmark) and meta.
+run), dmab.csv (dma_map_benchmark), meta and, when the NIC bench ran
+(NET=1), net.csv (iommu,mode,test,size,rep,rate: rates per round),
+net-prof.csv (its profiler pass), net-maps.csv and net-pool.csv.
 
 For each IOMMU: median IOPS per mode and workload with the min-max range
 over the repetitions, the ratio of medians against strict and against
@@ -18,10 +20,16 @@ per GiB and per I/O, dma_map_benchmark latencies, pool memory against
 bytes in flight, and the targets of issues 5 and 6 (issue 6 from the
 policy boots when there are any),
 each computed from these numbers: MET, NOT MET, or NOT EVALUATED when a
-mode or workload it needs was not measured. Writes results/costs.csv
+mode or workload it needs was not measured. For the NIC bench: rates per
+mode and test, ratios paired within each round with a 95 % t-interval
+(on log ratios, back-transformed), IOMMU requests per packet, the pool's
+memory under a sustained stream, and its targets as MET, NOT MET or
+INCONCLUSIVE (the interval contains the threshold). Writes results/costs.csv
 (iommu,mode,rw,bs,iommu_requests_per_gib,map_us_per_gib,unmap_us_per_gib),
-results/costs-funcs.csv (per profiled function) and the data files
-fio-<iommu>.dat and policy-<iommu>.dat that bench/plot.gp draws. Only what was measured is
+results/costs-funcs.csv (per profiled function), results/net-costs.csv
+(iommu,mode,test,size,requests,packets,requests_per_packet), the data files
+fio-<iommu>.dat and policy-<iommu>.dat that bench/plot.gp draws and
+net.dat and net-panels.gp that bench/net.gp draws. Only what was measured is
 reported, never an estimate. Python standard library only.
 """
 import argparse
@@ -30,7 +38,7 @@ import math
 import os
 import statistics
 import sys
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 
 HEADER = ["iommu", "mode", "rw", "bs", "rep", "iops", "boot"]
 COSTS_HEADER = ["iommu", "mode", "rw", "bs", "iommu_requests_per_gib",
@@ -240,7 +248,8 @@ def flt(s):
 
 
 class Targets:
-    """Collects target verdicts: MET / NOT MET / NOT EVALUATED."""
+    """Collects target verdicts: MET / NOT MET / NOT EVALUATED, and
+    INCONCLUSIVE for the NIC bench's interval targets."""
 
     def __init__(self):
         self.lines = []
@@ -248,6 +257,9 @@ class Targets:
 
     def check(self, what, ok, detail):
         v = "NOT EVALUATED" if ok is None else ("MET" if ok else "NOT MET")
+        self.verdict(what, v, detail)
+
+    def verdict(self, what, v, detail):
         self.count[v] += 1
         self.lines.append(f"- **{v}** -- {what}: {detail}")
 
@@ -292,6 +304,361 @@ def costs(prof, cpu):
     return out, funcs
 
 
+# ---- NIC bench (net.csv, net-prof.csv, net-maps.csv, net-pool.csv) ----
+
+NET_HEADER = ["iommu", "mode", "test", "size", "rep", "rate"]
+NET_COSTS_HEADER = ["iommu", "mode", "test", "size", "requests", "packets",
+                    "requests_per_packet"]
+NET_MODE_ORDER = ["strict", "lazy", "passthrough", "bounce", "auto"]
+# test kind -> (what, unit of its rate)
+NET_KINDS = {"rr": ("request/response", "transactions/s"), "stream": ("stream", "Mbit/s")}
+# Two-sided 95 % quantiles of Student's t (the 0.975 quantile) by degrees
+# of freedom. Between rows the next smaller df is used, beyond 120 the
+# 120 row: both make the interval a little wider, never narrower.
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
+        8: 2.306, 9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145,
+        15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080,
+        22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
+        29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+# The issue's targets: 64 B request/response, bounce against a base mode
+NET_RATE_TARGETS = [("rr", 64, "bounce", "strict", 1.5),
+                    ("rr", 64, "bounce", "passthrough", 0.9)]
+NET_REQ_FRACTION = 0.01  # requests per packet with bounce <= 1 % of strict
+# strict must count at least this many requests in its profiled run for
+# 1 % of them (10 requests) to be told from none
+NET_REQ_MIN = 1000
+# Paired ratios shown, when both modes were measured
+NET_PAIRS = [("bounce", "strict"), ("bounce", "passthrough"), ("auto", "strict"),
+             ("auto", "bounce"), ("lazy", "strict"), ("passthrough", "strict")]
+Interval = namedtuple("Interval", "gm lo hi n t")
+
+
+def t975(df):
+    """The 0.975 quantile of Student's t with @df degrees of freedom."""
+    if df < 1:
+        raise ValueError("t quantile needs at least 1 degree of freedom")
+    return T975[max(k for k in T975 if k <= df)]
+
+
+def paired_interval(a, b):
+    """Rates of two modes by round ({round: rate}), paired within each
+    round: the geometric mean of their ratios a/b and its 95 % interval,
+    mean of the log ratios +- t(n-1) x their standard error, back-
+    transformed. None below two pairs (no spread to go by)."""
+    logs = [math.log(a[r] / b[r]) for r in sorted(a.keys() & b.keys())
+            if a[r] > 0 and b[r] > 0]
+    n = len(logs)
+    if n < 2:
+        return None
+    m = statistics.mean(logs)
+    t = t975(n - 1)
+    half = t * statistics.stdev(logs) / math.sqrt(n)
+    return Interval(math.exp(m), math.exp(m - half), math.exp(m + half), n, t)
+
+
+def verdict(iv, threshold, at_least=True):
+    """MET when the whole interval is on the right side of @threshold
+    (above it with @at_least, else below), NOT MET when it is all on the
+    wrong side, INCONCLUSIVE when it contains the threshold or there is no
+    interval."""
+    if iv is None:
+        return "INCONCLUSIVE"
+    good, bad = (iv.lo > threshold, iv.hi < threshold)
+    if not at_least:
+        good, bad = bad, good
+    return "MET" if good else ("NOT MET" if bad else "INCONCLUSIVE")
+
+
+def count_verdict(x, base, fraction=NET_REQ_FRACTION, min_base=NET_REQ_MIN):
+    """Requests per packet of a mode @x against @base, each (requests,
+    packets) of one profiled run: MET when x's share is at most @fraction
+    of base's. Counts, not timings: no interval; INCONCLUSIVE when base
+    counted too few requests for @fraction of them to be resolved, or no
+    packets. Returns (verdict, x per packet, base per packet)."""
+    (xr, xp), (br, bp) = x, base
+    if xp <= 0 or bp <= 0 or br < min_base:
+        return ("INCONCLUSIVE", xr / xp if xp > 0 else None, br / bp if bp > 0 else None)
+    xr_p, br_p = xr / xp, br / bp
+    return ("MET" if xr_p <= fraction * br_p else "NOT MET", xr_p, br_p)
+
+
+def split_test(test):
+    """net.csv's test "NIC:KIND" -> (NIC, KIND); a bare KIND has NIC "-"."""
+    nic, sep, kind = test.rpartition(":")
+    return (nic if sep else "-"), kind
+
+
+def read_net(path):
+    """net.csv as {(iommu, nic, kind, size): {mode: {round: rate}}}; {}
+    when the file is missing (NET=0)."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0] != NET_HEADER:
+        sys.exit(f"report.py: {path}: header must be {','.join(NET_HEADER)}")
+    data = defaultdict(lambda: defaultdict(dict))
+    for n, r in enumerate(rows[1:], 2):
+        if len(r) != len(NET_HEADER):
+            sys.exit(f"report.py: {path}:{n}: expected {len(NET_HEADER)} fields")
+        iommu, mode, test, size, rep, rate = r
+        nic, kind = split_test(test)
+        try:
+            size, rep, rate = int(size), int(rep), float(rate)
+        except ValueError:
+            sys.exit(f"report.py: {path}:{n}: size and rep must be integers, rate a number")
+        if kind not in NET_KINDS or rate <= 0:
+            sys.exit(f"report.py: {path}:{n}: test must be NIC:rr or NIC:stream, rate > 0")
+        if rep in data[(iommu, nic, kind, size)][mode]:
+            sys.exit(f"report.py: {path}:{n}: a second rate for {mode} {test} {size} rep {rep}")
+        data[(iommu, nic, kind, size)][mode][rep] = rate
+    return data
+
+
+def net_costs(prof):
+    """net-prof.csv rows -> {(iommu, nic, kind, size, mode): (requests,
+    packets)}: the hits of every request function over the profiled
+    window, and the packets both NICs sent and received in it (the same
+    on each function's row)."""
+    out = {}
+    for r in prof:
+        nic, kind = split_test(r["test"])
+        try:
+            k = (r["iommu"], nic, kind, int(r["size"]), r["mode"])
+            hits, packets = int(r["hits"]), int(r["packets"])
+        except ValueError:
+            sys.exit(f"report.py: net-prof.csv: size, hits and packets must be integers: {r}")
+        if hits < 0 or packets <= 0:
+            sys.exit(f"report.py: net-prof.csv: hits < 0 or no packets: {r}")
+        req, pk = out.get(k, (0, packets))
+        out[k] = (req + hits, pk)
+    return out
+
+
+def net_size(kind, size):
+    """A test's size as the report names it: message bytes, or the MTU."""
+    if kind == "stream":
+        return f"MTU {size}"
+    return f"{size // 1024} KiB" if size >= 1024 and size % 1024 == 0 else f"{size} B"
+
+
+def net_label(kind, size):
+    return f"{kind} {net_size(kind, size)}"
+
+
+def net_rate_rows(cells, keys, modes):
+    """Median [min-max] over the rounds, a row per mode, a column per test."""
+    rows = []
+    for m in modes:
+        row = [m]
+        for k in keys:
+            v = list(cells[k].get(m, {}).values())
+            if not v:
+                row.append("-")
+                continue
+            nd = 0 if k[2] == "rr" else 1
+            rng = f" [{fmt(min(v), nd)}-{fmt(max(v), nd)}]" if len(v) > 1 else ""
+            row.append(f"{fmt(statistics.median(v), nd)}{rng}")
+        rows.append(row)
+    return rows
+
+
+def fmt_iv(iv):
+    return "-" if iv is None else f"{iv.gm:.2f} [{iv.lo:.2f}-{iv.hi:.2f}] n={iv.n}"
+
+
+def net_paired_rows(cells, keys, modes):
+    return [[f"{a} / {b}"] + [fmt_iv(paired_interval(cells[k].get(a, {}), cells[k].get(b, {})))
+                              for k in keys]
+            for a, b in NET_PAIRS if a in modes and b in modes]
+
+
+def net_cost_rows(cost, iommu, nic, keys, modes):
+    """Requests per packet per mode and test, and the share of strict's."""
+    rows = []
+    for m in modes:
+        row, have = [m], False
+        for k in keys:
+            c = cost.get((iommu, nic, k[2], k[3], m))
+            s = cost.get((iommu, nic, k[2], k[3], "strict"))
+            if not c or c[1] <= 0:
+                row.append("-")
+                continue
+            have = True
+            share = ""
+            if s and s[0] > 0 and s[1] > 0 and m != "strict":
+                share = f" ({100 * (c[0] / c[1]) / (s[0] / s[1]):.2f} % of strict)"
+            row.append(f"{c[0] / c[1]:.3f}{share} [{c[0]} / {c[1]}]")
+        if have:
+            rows.append(row)
+    return rows
+
+
+def net_pool_rows(pool, meta, iommu, nic):
+    """Pool bytes of the receiving group under the sustained stream: max
+    and median of the per-second samples, per mode."""
+    rows = []
+    sel = [r for r in pool if r["iommu"] == iommu and r["nic"] == nic]
+    for m in ordered([r["mode"] for r in sel], NET_MODE_ORDER):
+        b = [int(r["bytes"]) for r in sel if r["mode"] == m]
+        mbps = meta.get(f"net_pool_mbps.{iommu}.{nic}.{m}", "-")
+        rows.append([m, str(len(b)), f"{max(b) / 1024:.0f}",
+                     f"{statistics.median(b) / 1024:.0f}", f"{b[-1] / 1024:.0f}", mbps])
+    return rows
+
+
+def net_maps_line(maps, iommu, nic):
+    """The mappings the two pools served in each mode's runs of a round."""
+    out = []
+    sel = [r for r in maps if r["iommu"] == iommu and r["nic"] == nic]
+    for m in ordered([r["mode"] for r in sel], NET_MODE_ORDER):
+        rr = [r for r in sel if r["mode"] == m and r["maps_a"] != "none"]
+        if rr:
+            mp = statistics.median(int(r["maps_a"]) + int(r["maps_b"]) for r in rr)
+            fb = statistics.median(int(r["fallbacks_a"]) + int(r["fallbacks_b"]) for r in rr)
+            out.append(f"{m} {mp:.0f} (fallbacks {fb:.0f})")
+    return out
+
+
+def net_targets(T, cells, cost, iommu, nic, accel):
+    """The issue's NIC targets for one IOMMU and NIC into @T."""
+    where = "" if (iommu, accel) == ("virtio", "tcg") else \
+        " (the targets are set for TCG and virtio-iommu)"
+    T.lines.append(f"\n#### NIC bench: {IOMMU_NAME.get(iommu, iommu)}, {nic}{where}\n")
+    T.lines.append("Rates paired within each round: geometric mean of the ratios "
+                   "[95 % interval, t with n-1 df]; INCONCLUSIVE when the interval "
+                   "contains the threshold. Requests per packet: the counts of one "
+                   "profiled run per mode.\n")
+    for kind, size, a, b, factor in NET_RATE_TARGETS:
+        what = f"{net_label(kind, size)}: {a} >= {factor:.1f} x {b}"
+        c = cells.get((iommu, nic, kind, size), {})
+        if a not in c or b not in c:
+            T.verdict(what, "NOT EVALUATED", f"{a if a not in c else b} not measured")
+            continue
+        iv = paired_interval(c[a], c[b])
+        T.verdict(what, verdict(iv, factor),
+                  "fewer than 2 rounds with both: no interval" if iv is None else
+                  f"{fmt_iv(iv)} (t = {iv.t:.3f}); needs >= {factor:.2f} x")
+    for k in sorted({(x[2], x[3]) for x in cost if x[:2] == (iommu, nic)}):
+        what = f"{net_label(*k)}: IOMMU requests per packet, bounce <= 1 % of strict"
+        x, s = cost.get((iommu, nic) + k + ("bounce",)), cost.get((iommu, nic) + k + ("strict",))
+        if not x or not s:
+            T.verdict(what, "NOT EVALUATED", "bounce or strict not profiled")
+            continue
+        v, xp, sp = count_verdict(x, s)
+        T.verdict(what, v, f"bounce {x[0]} requests / {x[1]} packets vs strict {s[0]} / "
+                  f"{s[1]}" + (f" = {100 * xp / sp:.2f} %" if xp is not None and sp else "")
+                  + (f" (strict counted under {NET_REQ_MIN} requests: 1 % is not resolved)"
+                     if s[0] < NET_REQ_MIN else ""))
+
+
+def write_net_plot(R, cells, keys_by, meta):
+    """net.dat (a block per panel: x mode median min max round1..) and
+    net-panels.gp (panel titles and units) for bench/net.gp."""
+    titles, units, ncols = [], [], 1
+    rounds = sorted({r for c in cells.values() for v in c.values() for r in v})
+    with open(os.path.join(R, "net.dat"), "w") as f:
+        for (iommu, nic), keys in keys_by.items():
+            ncols = max(ncols, len(keys))
+            for k in keys:
+                modes = ordered(list(cells[k]), NET_MODE_ORDER)
+                f.write(f"# {iommu} {nic} {k[2]} {k[3]}\n")
+                for x, m in enumerate(modes):
+                    v = cells[k][m]
+                    f.write(f"{x} {m} {statistics.median(v.values()):.3f} {min(v.values()):.3f} "
+                            f"{max(v.values()):.3f} "
+                            + " ".join(f"{v[r]:.3f}" if r in v else "NaN" for r in rounds) + "\n")
+                f.write("\n\n")
+                titles.append(f"{IOMMU_NAME.get(iommu, iommu)}, {nic}: "
+                              f"{NET_KINDS[k[2]][0]} {net_size(k[2], k[3])}")
+                units.append(NET_KINDS[k[2]][1])
+    q = lambda xs: ", ".join('"' + x.replace('"', "'") + '"' for x in xs)
+    with open(os.path.join(R, "net-panels.gp"), "w") as f:
+        f.write(f"# written by bench/report.py for bench/net.gp\nnpanels = {len(titles)}\n"
+                f"ncols = {min(ncols, 3)}\narray ptitle[{len(titles)}] = [{q(titles)}]\n"
+                f"array pylabel[{len(units)}] = [{q(units)}]\n")
+
+
+def write_net_costs(R, cost):
+    with open(os.path.join(R, "net-costs.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(NET_COSTS_HEADER)
+        for (iommu, nic, kind, size, mode), (req, pk) in sorted(
+                cost.items(), key=lambda i: (i[0][:4], NET_MODE_ORDER.index(i[0][4])
+                                             if i[0][4] in NET_MODE_ORDER else 99)):
+            w.writerow([iommu, mode, f"{nic}:{kind}", size, req, pk,
+                        f"{req / pk:.4f}" if pk > 0 else ""])
+
+
+def net_intro(meta):
+    """What the NIC bench did, from meta."""
+    return [
+        "One boot per IOMMU and NIC model (`" + meta.get("net_boot_args", "?") + "`): two "
+        "NICs of the model on a QEMU hub, the second in a network namespace, so all "
+        "traffic crosses both NICs and both IOMMU groups. The modes are set at run time "
+        "in both groups: strict = type DMA, bounce off; lazy = DMA-FQ, bounce off; "
+        "passthrough = identity; bounce = DMA, bounce on with bounce_threshold "
+        f"{meta.get('net_threshold', '?')}; auto = DMA, bounce auto (a type change "
+        f"unbinds and binds both NICs). {meta.get('net_rounds', '?')} rounds"
+        + (f" after an unmeasured round of {meta.get('net_prime')} s per test"
+           if meta.get("net_prime", "0") != "0" else "")
+        + "; round r runs the modes rotated by r and reversed every other round "
+        "(each round starts with another mode); after each switch an unmeasured "
+        f"{meta.get('net_warmup', '?')} s 64 B ping-pong, then each test for "
+        f"{meta.get('net_runtime', '?')} s: rr = sockperf ping-pong over TCP "
+        "(transactions/s = ReceivedMessages / RunTime of its [Valid Duration] line), "
+        "stream = iperf3 TCP at the MTU, default MSS, 1 s omitted (Mbit/s received).",
+    ]
+
+
+def net_section(R, meta, T, accel):
+    """The NIC bench's part of report.md; [] when it did not run."""
+    cells = read_net(os.path.join(R, "net.csv"))
+    if not cells:
+        return []
+    cost = net_costs(read_rows(os.path.join(R, "net-prof.csv")))
+    pool = read_rows(os.path.join(R, "net-pool.csv"))
+    maps = read_rows(os.path.join(R, "net-maps.csv"))
+    keys_by = defaultdict(list)
+    for k in sorted(cells, key=lambda k: (IOMMU_ORDER.index(k[0]) if k[0] in IOMMU_ORDER
+                                          else 9, k[1], k[2] != "rr", k[3])):
+        keys_by[(k[0], k[1])].append(k)
+    md = ["", "## NIC bench", ""] + net_intro(meta)
+    for (iommu, nic), keys in keys_by.items():
+        modes = ordered({m for k in keys for m in cells[k]}, NET_MODE_ORDER)
+        head = ["mode"] + [f"{net_label(k[2], k[3])} ({NET_KINDS[k[2]][1]})" for k in keys]
+        md += ["", f"### {IOMMU_NAME.get(iommu, iommu)}, {nic}", "",
+               "Median [min-max] over the rounds:", ""]
+        md += table(head, net_rate_rows(cells, keys, modes))
+        md += ["", "Paired ratios, the runs of one round against each other: geometric "
+               "mean of the ratios [95 % interval: mean of the log ratios +- t(n-1) "
+               "standard errors, back-transformed], n rounds:", ""]
+        md += table(["modes"] + head[1:], net_paired_rows(cells, keys, modes))
+        pk = [k for k in keys if any(c[:4] == k for c in cost)]
+        rows = net_cost_rows(cost, iommu, nic, pk, modes)
+        if rows:
+            md += ["", f"IOMMU requests per packet (profiler pass: calls of "
+                   f"{meta.get('req_funcs.' + iommu, '?').replace('+', ', ')} over "
+                   f"{meta.get('net_prof_runtime', '?')} s of one unmeasured run per mode "
+                   "and test, per packet both NICs sent and received in that window; "
+                   "[requests / packets]):", ""]
+            md += table(["mode"] + [f"{net_label(k[2], k[3])}" for k in pk], rows)
+        ml = net_maps_line(maps, iommu, nic)
+        if ml:
+            md += ["", "Mappings the two pools served in a mode's runs of a round (median "
+                   "over the rounds): " + "; ".join(ml) + "."]
+        prow = net_pool_rows(pool, meta, iommu, nic)
+        if prow:
+            md += ["", "Pool memory of the receiving NIC's group during one sustained iperf3 "
+                   "stream into it, sampled every second (results/net-pool.csv):", ""]
+            md += table(["mode", "samples", "max KiB", "median KiB", "last KiB",
+                         "stream Mbit/s"], prow)
+        net_targets(T, cells, cost, iommu, nic, accel)
+    write_net_costs(R, cost)
+    write_net_plot(R, cells, keys_by, meta)
+    return md
+
+
 def main():
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -313,7 +680,10 @@ def main():
 
     reps = sorted({len(v) for v in data.values()}) or [0]
     reps_s = str(reps[0]) if len(reps) == 1 else f"{reps[0]}-{reps[-1]} (uneven)"
-    md = ["# iobounce bench: fio, DMA costs, dma_map_benchmark, pool memory", ""]
+    title = "fio, DMA costs, dma_map_benchmark, pool memory"
+    if os.path.exists(os.path.join(R, "net.csv")):
+        title += ", NIC"
+    md = [f"# iobounce bench: {title}", ""]
     md += [
         f"- accelerator: **{accel}** (qemu.sh: `{meta.get('accel_line', '?')}`)",
         f"- workloads: fio {meta.get('workloads', '?')}; O_DIRECT, libaio, iodepth 64 "
@@ -698,8 +1068,10 @@ def main():
                     f"{', '.join(m for _, m in sorted(fx, key=lambda z: mode_key(z[1])))})"
                     f"{paired_note('bounce-auto', best[1], b)}")
 
+    md += net_section(R, meta, T, accel)
+
     md += ["", "## Targets", "",
-           "Computed from the medians and costs above. "
+           "Computed from the medians, costs and intervals above. "
            + ", ".join(f"{v}: {n}" for v, n in sorted(T.count.items()))]
     md += T.lines
 

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench/run.sh - fio IOPS, DMA costs, dma_map_benchmark latency and bounce
-# pool memory per DMA mode and IOMMU, in QEMU.
+# bench/run.sh - fio IOPS, DMA costs, dma_map_benchmark latency, bounce
+# pool memory and NIC request/response and streaming rates per DMA mode and
+# IOMMU, in QEMU.
 #
 # Every fio boot runs one mode with all workloads (bench/guest/fio.sh).
 # Modes are interleaved and the whole round repeated, so slow drift of a
@@ -28,14 +29,43 @@
 # Then one -smp DMAB_SMP boot per DMAB_MODES mode runs dma_map_benchmark
 # on pci-testdev (bench/guest/dmab.sh).
 #
+# Last, the NIC bench (NET=1): one boot per IOMMU and NET_NICS model, with
+# two NICs of that model on a QEMU hub (qemu.sh --devices), the second in
+# a network namespace (bench/guest/net.sh). The kernel boots strict
+# (iommu.strict=1 iommu.bounce=0) and every NET_MODES mode is set at run
+# time in both NICs' groups, so the modes meet in one boot, seconds apart:
+#   strict       type DMA, bounce off      lazy  type DMA-FQ, bounce off
+#   passthrough  type identity             auto  type DMA, bounce auto
+#   bounce       type DMA, bounce on with bounce_threshold NET_THRESHOLD
+#                (131072: every mapping up to the largest slot, so that
+#                whatever size a NIC maps its buffers in, the pool serves
+#                it; the requests-per-packet target asks what it leaves to
+#                the IOMMU)
+# (a type change unbinds both NICs, writes the type and binds them again).
+# NET_ROUNDS rounds (after an unmeasured round 0 if NET_PRIME > 0): round
+# r runs the modes rotated by r, reversed every other round, so each round
+# starts with another mode and no mode always follows the same one; each
+# mode first runs an unmeasured 64 B ping-pong of NET_WARMUP s (the first
+# packets after a switch pay for it: ARP, a fresh ring, an empty pool),
+# then every NET_TESTS test for NET_RUNTIME s: rr:SIZE is a
+# sockperf TCP ping-pong with SIZE-byte messages (transactions/s), stream
+# an iperf3 TCP stream at the MTU, default MSS, 1 s omitted (Mbit/s
+# received). Then, unmeasured, per mode and test a run under the function
+# profiler counting the IOMMU requests (REQ_FUNCS) per packet both NICs
+# sent and received, and per NET_POOL_MODES mode one NET_POOL_SECS s
+# stream into the second NIC sampling its group's pool bytes every second.
+#
 # Environment (all optional):
 #   QUICK=1   a smoke run within 10 minutes: REPS=1, RUNTIME=2,
 #             MODES="strict lazy passthrough bounce", WORKLOADS="read:4k
 #             read:16k read:128k read:1m write:64k", POLICIES="strict
 #             bounce-auto bounce-4096 bounce-131072", POLICY_WORKLOADS=
 #             "read:4k read:16k read:128k", ROUNDS=1, DMAB_MODES="strict
-#             bounce", dma_map_benchmark with 1 and 4 pages only (each
-#             still overridable)
+#             bounce", dma_map_benchmark with 1 and 4 pages only, and a
+#             NIC bench of about 3 minutes: NET_MODES="strict passthrough
+#             bounce", NET_TESTS="rr:64 stream", NET_ROUNDS=2,
+#             NET_WARMUP=0, NET_PROF_RUNTIME=1, NET_POOL_MODES=bounce,
+#             NET_POOL_SECS=10 (each still overridable)
 #   MODES     modes to run, one boot each, space separated (default:
 #             strict lazy passthrough swiotlb bounce). Accepted: strict
 #             lazy passthrough swiotlb bounce (fixed 16K threshold)
@@ -71,6 +101,28 @@
 #   DMAB_MODES dma_map_benchmark modes (default strict lazy bounce, add
 #             bounce-auto for 1.5 more minutes; "" for none), DMAB_SMP (4),
 #             DMAB_THREADS ("1 4"), DMAB_PAGES ("1 4 16 32"), DMAB_SECONDS (1)
+#   NET       0 (default) or 1: the NIC bench (one boot per NIC model,
+#             about 15 minutes under TCG). Opt-in until it has run in a
+#             real guest: its parsing was checked on this host's sockperf
+#             and iperf3 and in a mock guest only
+#   NET_NICS  NIC models, one boot each (default virtio-net). Accepted:
+#             e1000e virtio-net
+#   NET_MODES modes of the NIC bench (default: strict lazy passthrough
+#             bounce auto). Accepted: strict lazy passthrough bounce auto
+#   NET_TESTS tests (default: rr:64 rr:1024 stream). Accepted: rr:<bytes>
+#             (14..65536) stream
+#   NET_ROUNDS measured rounds (default 5); NET_RUNTIME seconds per
+#             measured run (default 2); NET_WARMUP seconds of unmeasured
+#             64 B ping-pong after each mode switch (default 1; 0: none);
+#             NET_PRIME seconds per test and mode of an unmeasured round 0
+#             before the measured ones (default 0: none)
+#   NET_THRESHOLD bounce_threshold of the bounce mode, bytes (default
+#             131072; accepted 1..131072)
+#   NET_PROFILE 1 (default) or 0: the profiler pass; NET_PROF_RUNTIME
+#             seconds counted per profiled run (default 2)
+#   NET_POOL_MODES modes whose pool is sampled under a sustained stream
+#             (default: bounce auto; "" for none). Accepted: bounce auto;
+#             NET_POOL_SECS its seconds (default 60)
 #   KERNEL    guest kernel (default: build with testbed/kernel.sh bench)
 #   INITRD    guest initramfs (default: build with testbed/initramfs.sh)
 #   RESULTS   output folder (default: results/ at the top of the repo)
@@ -88,12 +140,20 @@
 # mode "policy" for a policy boot), decisions.csv (the same after each
 # run, for the run's class, and the boot), dmab.csv
 # (dir as dma_map_benchmark -d: 0 bidirectional, 1 to device, 2 from
-# device), meta,
+# device), meta, with NET=1 net.csv (iommu,mode,test,size,rep,rate: test
+# is NIC:rr or NIC:stream, size the message bytes or the MTU, rep the
+# round, rate transactions/s for rr and Mbit/s received for stream),
+# net-prof.csv (iommu,mode,test,size,seconds,packets,func,hits: the
+# profiler pass), net-maps.csv (iommu,nic,mode,rep,maps_a,maps_b,
+# fallbacks_a,fallbacks_b: what the two pools served in each mode's
+# measured runs of a round; "none" without a pool) and net-pool.csv
+# (mode,second,bytes,maps,nic,iommu: the receiving group's pool, every
+# second of the sustained stream),
 # and for every boot under RESULTS/bench/ NAME.console (ttyS0), NAME.res
 # (the guest's results port) and NAME.log (all qemu.sh printed); then
-# bench/report.py writes report.md, costs.csv, costs-funcs.csv and
-# cpu-per-io.csv, and gnuplot fio.png (bench/plot.gp) and pool.png
-# (bench/pool.gp).
+# bench/report.py writes report.md, costs.csv, costs-funcs.csv,
+# cpu-per-io.csv and net-costs.csv, and gnuplot fio.png (bench/plot.gp),
+# pool.png (bench/pool.gp) and net.png (bench/net.gp).
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/../testbed/lib.sh"
@@ -147,6 +207,15 @@ declare -A REQ_FUNCS=(
 	[virtio]="__viommu_add_req+__viommu_sync_req"
 	[vtd]="intel_iommu_map_pages+intel_iommu_unmap_pages+qi_submit_sync"
 )
+# The NIC bench's modes, set at run time in both NICs' groups by
+# bench/guest/net.sh, as the guest reads them back: group type and bounce
+# ("none": an identity domain has no pool)
+NET_MODE_ORDER=(strict lazy passthrough bounce auto)
+declare -A NET_MODE_TYPE=([strict]=DMA [lazy]=DMA-FQ [passthrough]=identity [bounce]=DMA [auto]=DMA)
+declare -A NET_MODE_BOUNCE=([strict]=off [lazy]=off [passthrough]=none [bounce]=on [auto]=auto)
+NET_NIC_MODELS=(e1000e virtio-net)	# the NICs of IOB_DEVICES
+# The NIC boots boot strict; net.sh switches from there
+NET_BOOT_ARGS=${MODE_ARGS[strict]}
 
 quick=${QUICK:-0}
 REPS=${REPS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
@@ -165,6 +234,16 @@ if [ "$quick" = 1 ]; then
 	DMAB_PAGES=${DMAB_PAGES:-1 4}
 	[ -n "${WORKLOADS:-}${BS:-}${RW:-}" ] ||
 		WORKLOADS="read:4k read:16k read:128k read:1m write:64k"
+	# The NIC bench in about 3 minutes: the modes and the tests its
+	# targets need, two rounds for a (wide) paired interval, no warm-up
+	NET_MODES=${NET_MODES:-strict passthrough bounce}
+	NET_TESTS=${NET_TESTS:-rr:64 stream}
+	NET_ROUNDS=${NET_ROUNDS:-2}
+	NET_RUNTIME=${NET_RUNTIME:-2}
+	NET_WARMUP=${NET_WARMUP:-0}
+	NET_PROF_RUNTIME=${NET_PROF_RUNTIME:-1}
+	NET_POOL_MODES=${NET_POOL_MODES-bounce}
+	NET_POOL_SECS=${NET_POOL_SECS:-10}
 fi
 POLICIES=${POLICIES-$DEFAULT_POLICIES}
 POLICY_WORKLOADS=${POLICY_WORKLOADS:-read:4k read:16k read:64k read:128k read:1m}
@@ -184,6 +263,19 @@ if [ -z "${WORKLOADS:-}" ]; then
 		WORKLOADS="read:4k read:16k read:64k read:128k read:1m randread:4k write:4k write:64k"
 	fi
 fi
+NET=${NET:-0}
+NET_NICS=${NET_NICS:-virtio-net}
+NET_MODES=${NET_MODES:-${NET_MODE_ORDER[*]}}
+NET_TESTS=${NET_TESTS:-rr:64 rr:1024 stream}
+NET_ROUNDS=${NET_ROUNDS:-5}
+NET_RUNTIME=${NET_RUNTIME:-2}
+NET_WARMUP=${NET_WARMUP:-1}
+NET_PRIME=${NET_PRIME:-0}
+NET_THRESHOLD=${NET_THRESHOLD:-131072}
+NET_PROFILE=${NET_PROFILE:-1}
+NET_PROF_RUNTIME=${NET_PROF_RUNTIME:-2}
+NET_POOL_MODES=${NET_POOL_MODES-bounce auto}
+NET_POOL_SECS=${NET_POOL_SECS:-60}
 SMP=${SMP:-2}
 MEM=${MEM:-2048}
 DISK_MB=${DISK_MB:-1024}
@@ -195,6 +287,10 @@ read -r -a policy_workloads <<<"$POLICY_WORKLOADS"
 read -r -a dmab_modes <<<"$DMAB_MODES"
 read -r -a dmab_threads <<<"$DMAB_THREADS"
 read -r -a dmab_pages <<<"$DMAB_PAGES"
+read -r -a net_nics <<<"$NET_NICS"
+read -r -a net_modes <<<"$NET_MODES"
+read -r -a net_tests <<<"$NET_TESTS"
+read -r -a net_pool_modes <<<"$NET_POOL_MODES"
 
 case ${IOMMU:-virtio} in
 both) iommus=("${IOMMU_ORDER[@]}") ;;
@@ -226,6 +322,55 @@ for v in "${dmab_threads[@]}" "${dmab_pages[@]}"; do
 done
 [[ $PROFILE =~ ^[01]$ ]] || fail "PROFILE must be 0 or 1, not '$PROFILE'"
 [[ $HUGE =~ ^[01]$ ]] || fail "HUGE must be 0 or 1, not '$HUGE'"
+[[ $NET =~ ^[01]$ ]] || fail "NET must be 0 or 1, not '$NET'"
+if [ "$NET" = 1 ]; then
+	# no_dups NAME WORD...: fail if a word repeats (its rows would collide)
+	no_dups() {
+		local name=$1 w
+		shift
+		local -A listed=()
+		for w in "$@"; do
+			[ -z "${listed[$w]:-}" ] || fail "$name lists '$w' twice"
+			listed[$w]=1
+		done
+	}
+	[ ${#net_nics[@]} -gt 0 ] || fail "NET_NICS is empty (accepted: ${NET_NIC_MODELS[*]}; NET=0 skips the NIC bench)"
+	for v in "${net_nics[@]}"; do
+		[[ " ${NET_NIC_MODELS[*]} " == *" $v "* ]] ||
+			fail "unknown NIC '$v' in NET_NICS (accepted: ${NET_NIC_MODELS[*]})"
+	done
+	[ ${#net_modes[@]} -gt 0 ] || fail "NET_MODES is empty (accepted: ${NET_MODE_ORDER[*]})"
+	for v in "${net_modes[@]}"; do
+		[ -n "${NET_MODE_TYPE[$v]:-}" ] ||
+			fail "unknown mode '$v' in NET_MODES (accepted: ${NET_MODE_ORDER[*]})"
+	done
+	for v in "${net_pool_modes[@]}"; do
+		[[ $v =~ ^(bounce|auto)$ ]] ||
+			fail "unknown mode '$v' in NET_POOL_MODES (accepted: bounce auto)"
+	done
+	[ ${#net_tests[@]} -gt 0 ] || fail "NET_TESTS is empty (accepted: rr:<bytes> stream)"
+	for v in "${net_tests[@]}"; do
+		if [[ $v =~ ^rr:([1-9][0-9]*)$ ]]; then
+			(( BASH_REMATCH[1] >= 14 && BASH_REMATCH[1] <= 65536 )) ||
+				fail "bad test '$v' in NET_TESTS (accepted: rr:<bytes> with 14..65536 bytes, stream)"
+		elif [ "$v" != stream ]; then
+			fail "bad test '$v' in NET_TESTS (accepted: rr:<bytes> with 14..65536 bytes, stream)"
+		fi
+	done
+	no_dups NET_NICS "${net_nics[@]}"
+	no_dups NET_MODES "${net_modes[@]}"
+	no_dups NET_TESTS "${net_tests[@]}"
+	no_dups NET_POOL_MODES "${net_pool_modes[@]}"
+	for v in NET_ROUNDS NET_RUNTIME NET_PROF_RUNTIME NET_POOL_SECS NET_THRESHOLD; do
+		[[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "$v must be a positive integer, not '${!v}'"
+	done
+	(( NET_THRESHOLD <= 131072 )) ||
+		fail "NET_THRESHOLD must be 1..131072 bytes (the largest slot), not '$NET_THRESHOLD'"
+	for v in NET_WARMUP NET_PRIME; do
+		[[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number of seconds (0: none), not '${!v}'"
+	done
+	[[ $NET_PROFILE =~ ^[01]$ ]] || fail "NET_PROFILE must be 0 or 1, not '$NET_PROFILE'"
+fi
 
 iob_deps
 if [ -z "${KERNEL:-}" ]; then
@@ -246,7 +391,8 @@ disk=${BENCH_DISK:-$IOB_CACHE/bench-disk.img}	# our own image: tests may run bes
 mkdir -p "$RESULTS/bench"
 rm -f "$RESULTS"/bench/*.log "$RESULTS"/bench/*.res "$RESULTS"/bench/*.console \
 	"$RESULTS"/{fio,cpu,prof,pool,pool-time,classes,dmab,costs,costs-funcs}.csv \
-	"$RESULTS"/{report.md,fio.png,policy.png,pool.png} "$RESULTS"/{fio,policy}-*.dat
+	"$RESULTS"/{report.md,fio.png,policy.png,pool.png} "$RESULTS"/{fio,policy}-*.dat \
+	"$RESULTS"/{net,net-prof,net-maps,net-pool,net-costs}.csv "$RESULTS"/{net.png,net.dat,net-panels.gp}
 csv=$RESULTS/fio.csv
 echo "iommu,mode,rw,bs,rep,iops,boot" >"$csv"
 echo "iommu,mode,rw,bs,rep,bytes,busy_ticks,hz" >"$RESULTS/cpu.csv"
@@ -256,6 +402,13 @@ echo "iommu,mode,t,phase,bs,pool_bytes,inflight_bytes,inflight_reqs_now" >"$RESU
 echo "iommu,mode,rep,class,decision,detail" >"$RESULTS/classes.csv"
 echo "iommu,mode,rep,rw,bs,pool_maps,class,decision,detail,boot" >"$RESULTS/decisions.csv"
 echo "iommu,mode,threads,dir,pages,map_us,unmap_us,map_sd_us,unmap_sd_us" >"$RESULTS/dmab.csv"
+# The NIC bench's files exist only when it runs: report.py then reports it
+if [ "$NET" = 1 ]; then
+	echo "iommu,mode,test,size,rep,rate" >"$RESULTS/net.csv"
+	echo "iommu,mode,test,size,seconds,packets,func,hits" >"$RESULTS/net-prof.csv"
+	echo "iommu,nic,mode,rep,maps_a,maps_b,fallbacks_a,fallbacks_b" >"$RESULTS/net-maps.csv"
+	echo "mode,second,bytes,maps,nic,iommu" >"$RESULTS/net-pool.csv"
+fi
 
 in_list() { local x=$1; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
 n_wl=${#workloads[@]}
@@ -264,13 +417,25 @@ n_pol=$(( ${#policies[@]} * ${#policy_workloads[@]} * ROUNDS ))
 policy_boots=$(( ${#policies[@]} > 0 ? REPS * ${#iommus[@]} : 0 ))
 fio_boots=$(( REPS * ${#iommus[@]} * ${#modes[@]} + policy_boots ))
 dmab_boots=$(( ${#iommus[@]} * ${#dmab_modes[@]} ))
-total=$(( fio_boots + dmab_boots ))
+net_boots=$(( NET == 1 ? ${#iommus[@]} * ${#net_nics[@]} : 0 ))
+total=$(( fio_boots + dmab_boots + net_boots ))
+# NIC bench: results per boot (measured runs, profiled functions, pool samples)
+n_net=$(( NET_ROUNDS * ${#net_modes[@]} * ${#net_tests[@]} ))
+n_net_pool=$(( NET_POOL_SECS * ${#net_pool_modes[@]} ))
 # Boot and power-off take well under a minute under TCG; allow generously
 # for that plus warm-up, measurement and fio's start-up per workload.
 timeout_fio=$(( 300 + n_wl * (WARMUP + RUNTIME + PRIME + 60) ))
 timeout_rep1=$(( timeout_fio + IDLE + 30 + PROFILE * n_wl * (WARMUP + 2 * PROF_RUNTIME + 60) ))
 timeout_dmab=$(( 300 + n_dmab * (DMAB_SECONDS + 30) ))
 timeout_policy=$(( 300 + n_pol * (WARMUP + RUNTIME + 30) + n_pol / ROUNDS * (PRIME + 30) ))
+# A NIC mode switch may unbind, retype and bind both NICs and set the pair
+# up again (a few seconds under TCG): 30 s each, and 15 s of start-up per
+# run (about 5 x what a run takes)
+net_slot=$(( 30 + NET_WARMUP + 15 + ${#net_tests[@]} * (NET_RUNTIME + 1 + 15) ))
+timeout_net=$(( 300 + NET_ROUNDS * ${#net_modes[@]} * net_slot
+	+ (NET_PRIME > 0) * ${#net_modes[@]} * (30 + ${#net_tests[@]} * (NET_PRIME + 15))
+	+ NET_PROFILE * ${#net_modes[@]} * (30 + ${#net_tests[@]} * (NET_PROF_RUNTIME + 20))
+	+ ${#net_pool_modes[@]} * (30 + NET_POOL_SECS + 25) ))
 {
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "kernel_file=$KERNEL"
@@ -307,15 +472,36 @@ timeout_policy=$(( 300 + n_pol * (WARMUP + RUNTIME + 30) + n_pol / ROUNDS * (PRI
 	echo "mem=$MEM"
 	echo "disk_mb=$DISK_MB"
 	for i in "${iommus[@]}"; do echo "req_funcs.$i=${REQ_FUNCS[$i]}"; done
+	echo "net=$NET"
+	if [ "$NET" = 1 ]; then
+		echo "net_nics=${net_nics[*]}"
+		echo "net_modes=${net_modes[*]}"
+		echo "net_tests=${net_tests[*]}"
+		echo "net_rounds=$NET_ROUNDS"
+		echo "net_runtime=$NET_RUNTIME"
+		echo "net_warmup=$NET_WARMUP"
+		echo "net_prime=$NET_PRIME"
+		echo "net_threshold=$NET_THRESHOLD"
+		echo "net_profile=$NET_PROFILE"
+		echo "net_prof_runtime=$NET_PROF_RUNTIME"
+		echo "net_pool_modes=${net_pool_modes[*]}"
+		echo "net_pool_secs=$NET_POOL_SECS"
+		echo "net_boot_args=$NET_BOOT_ARGS"
+	fi
 	for m in $(printf '%s\n' "${modes[@]}" "${dmab_modes[@]}" | sort -u); do
 		echo "mode_args.$m=${MODE_ARGS[$m]}"
 	done
 } >"$RESULTS/meta"
-log "$total boots ($fio_boots fio, $policy_boots of them policy boots, $dmab_boots dma_map_benchmark):" \
+log "$total boots ($fio_boots fio, $policy_boots of them policy boots, $dmab_boots dma_map_benchmark," \
+    "$net_boots NIC):" \
     "reps=$REPS iommu=${iommus[*]} modes=${modes[*]} workloads=${workloads[*]}" \
     "policies=${policies[*]:-none} policy_workloads=${policy_workloads[*]} rounds=$ROUNDS huge=$HUGE" \
     "runtime=${RUNTIME}s warmup=${WARMUP}s profile=$PROFILE(${PROF_RUNTIME}s)" \
     "dmab=${dmab_modes[*]:-none} kernel=$KERNEL disk=$disk"
+[ "$NET" = 0 ] || log "NIC bench: nics=${net_nics[*]} modes=${net_modes[*]} tests=${net_tests[*]}" \
+    "rounds=$NET_ROUNDS runtime=${NET_RUNTIME}s warmup=${NET_WARMUP}s prime=${NET_PRIME}s" \
+    "threshold=$NET_THRESHOLD profile=$NET_PROFILE(${NET_PROF_RUNTIME}s)" \
+    "pool=${net_pool_modes[*]:-none}(${NET_POOL_SECS}s)"
 
 fmt_time() { printf '%dm%02ds' $(( $1 / 60 )) $(( $1 % 60 )); }
 
@@ -325,12 +511,13 @@ kernel_version=
 qpid=
 trap '[ -n "$qpid" ] && kill "$qpid" 2>/dev/null; true' EXIT
 
-# boot NAME IOMMU SMP TIMEOUT APPEND EXPECT: one guest run, with a progress
-# line on stderr for every "@@IOB STEP" the guest reports; then the checks
-# every boot must pass, among them that the guest's command line has every
-# argument of EXPECT. Sets $res to the cleaned results file.
+# boot NAME IOMMU SMP TIMEOUT APPEND EXPECT [DEVICES]: one guest run, with
+# a progress line on stderr for every "@@IOB STEP" the guest reports; then
+# the checks every boot must pass, among them that the guest's command
+# line has every argument of EXPECT. DEVICES: qemu.sh --devices. Sets
+# $res to the cleaned results file.
 boot() {
-	local name=$1 iommu=$2 smp=$3 tmo=$4 append=$5 expect=$6
+	local name=$1 iommu=$2 smp=$3 tmo=$4 append=$5 expect=$6 devices=${7:-}
 	local con=$RESULTS/bench/$name.console out=$RESULTS/bench/$name.log
 	local t0 rc=0 seen=0 n used try
 	res=$RESULTS/bench/$name.res
@@ -340,6 +527,7 @@ boot() {
 		"$IOB_TOP/testbed/qemu.sh" --kernel "$KERNEL" --initrd "$INITRD" \
 			--iommu "$iommu" --smp "$smp" --mem "$MEM" --timeout "$tmo" \
 			--append "$append" --disk "$disk" --disk-size "$DISK_MB" \
+			${devices:+--devices "$devices"} \
 			--console "$con" --results "$res" >"$out" 2>&1 &
 		qpid=$!
 		while kill -0 "$qpid" 2>/dev/null; do
@@ -476,6 +664,93 @@ fio_rows() {
 	echo "$n"
 }
 
+# net_modes_ok NAME: every "@@IOB NETMODE" line of the NIC boot NAME shows
+# both groups as its mode wants them (net.sh checks too; this is the
+# record)
+net_modes_ok() {
+	local line m n=0
+	while read -r line; do
+		m=$(kv mode "$line")
+		[ -n "${NET_MODE_TYPE[$m]:-}" ] || fail "boot $1: unknown mode in: $line"
+		if [ "$(kv type_a "$line") $(kv type_b "$line")" != "${NET_MODE_TYPE[$m]} ${NET_MODE_TYPE[$m]}" ] ||
+		   [ "$(kv bounce_a "$line") $(kv bounce_b "$line")" != "${NET_MODE_BOUNCE[$m]} ${NET_MODE_BOUNCE[$m]}" ]; then
+			fail "boot $1: mode $m wants type ${NET_MODE_TYPE[$m]} and bounce" \
+			     "${NET_MODE_BOUNCE[$m]}, the guest has: $line (results: $res)"
+		fi
+		n=$(( n + 1 ))
+	done < <(grep '^@@IOB NETMODE ' "$res")
+	[ "$n" -ge $(( NET_ROUNDS * ${#net_modes[@]} )) ] ||
+		fail "boot $1: $n mode switches, expected at least $(( NET_ROUNDS * ${#net_modes[@]} )) (results: $res)"
+}
+
+# net_rows IOMMU NIC NAME: the NIC boot's "@@IOB NET" lines into net.csv
+# (test NIC:rr or NIC:stream), checked: every mode, round and test exactly
+# once, a positive rate; a progress line each
+net_rows() {
+	local iommu=$1 nic=$2 name=$3 line m r t sz rate unit key n=0 mtu ok
+	local -A got=()
+	mtu=$(sed -n 's/^@@IOB NETDEV .* mtu=\([0-9]*\).*/\1/p' "$res")
+	[ -n "$mtu" ] || fail "boot $name: no NETDEV line with the MTU (results: $res)"
+	while read -r line; do
+		m=$(kv mode "$line"); r=$(kv round "$line"); t=$(kv test "$line")
+		sz=$(kv size "$line"); rate=$(kv rate "$line"); unit=$(kv unit "$line")
+		ok=0
+		if in_list "$m" "${net_modes[@]}" && [[ $r =~ ^[1-9][0-9]*$ ]] && (( r <= NET_ROUNDS )) &&
+		   [[ $rate =~ ^[0-9]+(\.[0-9]+)?$ && ! $rate =~ ^0+(\.0*)?$ ]]; then
+			case $t/$unit in
+			rr/tps) in_list "rr:$sz" "${net_tests[@]}" && ok=1 ;;
+			stream/mbps) [ "$sz" = "$mtu" ] && in_list stream "${net_tests[@]}" && ok=1 ;;
+			esac
+		fi
+		[ $ok = 1 ] || fail "boot $name: malformed or unexpected NIC result: $line (results: $res)"
+		key=$m/$r/$t/$sz
+		[ -z "${got[$key]:-}" ] || fail "boot $name: two results for $key (results: $res)"
+		got[$key]=1
+		echo "$iommu,$m,$nic:$t,$sz,$r,$rate" >>"$RESULTS/net.csv"
+		printf '[bench]   %-12s round %-2s %-6s %-8s %12s %s\n' "$m" "$r" "$t" \
+			"$([ "$t" = rr ] && echo "$sz B" || echo "MTU $sz")" "$rate" \
+			"$([ "$unit" = tps ] && echo transactions/s || echo Mbit/s)" >&2
+		n=$(( n + 1 ))
+	done < <(grep '^@@IOB NET ' "$res")
+	# distinct and within the expected set: as many as expected is all
+	[ "$n" -eq "$n_net" ] || fail "boot $name gave $n NIC results, expected $n_net (results: $res)"
+}
+
+# net_extra IOMMU NIC NAME: the NIC boot's profiler pass, pool counters and
+# pool samples into net-prof.csv, net-maps.csv and net-pool.csv; fails
+# when the bounce mode's pools served nothing (no bounce run at all)
+net_extra() {
+	local iommu=$1 nic=$2 name=$3 line m ma mb n
+	while read -r line; do
+		[[ $(kv packets "$line") =~ ^[1-9][0-9]*$ && $(kv hits "$line") =~ ^[0-9]+$ ]] ||
+			fail "boot $name: malformed profiler result: $line (results: $res)"
+		echo "$iommu,$(kv mode "$line"),$nic:$(kv test "$line"),$(kv size "$line"),$(kv secs "$line"),$(kv packets "$line"),$(kv func "$line"),$(kv hits "$line")"
+	done < <(grep '^@@IOB NETPROF ' "$res") >>"$RESULTS/net-prof.csv"
+	n=$(grep -c '^@@IOB NETPROF ' "$res" || true)
+	[ "$NET_PROFILE" = 0 ] || [ "$n" -eq $(( ${#net_modes[@]} * ${#net_tests[@]} *
+		$(tr + '\n' <<<"${REQ_FUNCS[$iommu]}" | wc -l) )) ] ||
+		fail "boot $name: $n profiler results, expected one per mode, test and function (results: $res)"
+	while read -r line; do
+		m=$(kv mode "$line") ma=$(kv maps_a "$line") mb=$(kv maps_b "$line")
+		echo "$iommu,$nic,$m,$(kv round "$line"),$ma,$mb,$(kv fallbacks_a "$line"),$(kv fallbacks_b "$line")" \
+			>>"$RESULTS/net-maps.csv"
+		if [ "$m" = bounce ] && { [ "$ma" = 0 ] || [ "$mb" = 0 ]; }; then
+			fail "boot $name: in mode bounce a pool served no mapping: $line (results: $res)"
+		fi
+	done < <(grep '^@@IOB NETMAPS ' "$res")
+	while read -r line; do
+		echo "$(kv mode "$line"),$(kv t "$line"),$(kv bytes "$line"),$(kv maps "$line"),$nic,$iommu"
+	done < <(grep '^@@IOB NETPOOL ' "$res") >>"$RESULTS/net-pool.csv"
+	n=$(grep -c '^@@IOB NETPOOL ' "$res" || true)
+	[ "$n" -eq "$n_net_pool" ] ||
+		fail "boot $name: $n pool samples, expected $n_net_pool (results: $res)"
+	{
+		sed -n 's/^@@IOB NETPOOLRUN mode=\([a-z]*\) .* mbps=\([0-9.]*\).*/'"net_pool_mbps.$iommu.$nic"'.\1=\2/p' "$res"
+		sed -n 's/^@@IOB NETORDER round=\([0-9]*\) modes=\(.*\)$/'"net_order.$iommu.$nic"'.\1=\2/p' "$res"
+		sed -n 's/^@@IOB NETDEV /'"net_dev.$iommu.$nic"'=/p' "$res"
+	} >>"$RESULTS/meta"
+}
+
 for rep in $(seq 1 "$REPS"); do
 	for iommu in "${iommus[@]}"; do
 		for mode in "${modes[@]}"; do
@@ -567,6 +842,27 @@ for iommu in "${iommus[@]}"; do
 		done < <(grep '^@@IOB DMAB ' "$res") >>"$RESULTS/dmab.csv"
 	done
 done
+# The NIC bench: one boot per IOMMU and NIC model, every mode in it
+if [ "$NET" = 1 ]; then
+	for iommu in "${iommus[@]}"; do
+		for nic in "${net_nics[@]}"; do
+			log "NIC bench $nic ($iommu): ${net_modes[*]} x ${net_tests[*]} x $NET_ROUNDS rounds:" \
+			    "boot $(( done_boots + 1 )) of $total, elapsed $(fmt_time $(( $(date +%s) - start )))"
+			name=$iommu-net-$nic
+			args="nic=$nic,modes=$(IFS=+; echo "${net_modes[*]}"),tests=$(IFS=+; echo "${net_tests[*]}")"
+			args+=",rounds=$NET_ROUNDS,runtime=$NET_RUNTIME,warmup=$NET_WARMUP,prime=$NET_PRIME"
+			args+=",threshold=$NET_THRESHOLD,poolsecs=$NET_POOL_SECS"
+			[ ${#net_pool_modes[@]} -eq 0 ] || args+=",pool=$(IFS=+; echo "${net_pool_modes[*]}")"
+			[ "$NET_PROFILE" = 0 ] || args+=",profile=$NET_PROF_RUNTIME,reqfuncs=${REQ_FUNCS[$iommu]}"
+			boot "$name" "$iommu" "$SMP" "$timeout_net" \
+			     "$NET_BOOT_ARGS iob.run=bench:net.sh iob.args=$args" "$NET_BOOT_ARGS" "$nic"
+			script_done "$name" net.sh NET "$n_net"
+			net_modes_ok "$name"
+			net_rows "$iommu" "$nic" "$name"
+			net_extra "$iommu" "$nic" "$name"
+		done
+	done
+fi
 echo "kernel=$kernel_version" >>"$RESULTS/meta"
 log "all $total boots done in $(fmt_time $(( $(date +%s) - start ))): $csv"
 
@@ -591,7 +887,15 @@ if [ "$(wc -l <"$RESULTS/pool-time.csv")" -gt 1 ]; then
 		fail "gnuplot failed on pool.gp"
 	[ -s "$RESULTS/pool.png" ] || fail "gnuplot wrote no $RESULTS/pool.png"
 fi
+if [ "$NET" = 1 ]; then
+	log "plotting $RESULTS/net.png"
+	[ -s "$RESULTS/net-panels.gp" ] || fail "report.py wrote no $RESULTS/net-panels.gp"
+	gnuplot -e "resdir='$RESULTS'; note='$accel, $NET_ROUNDS rounds'" "$BENCH/net.gp" ||
+		fail "gnuplot failed on net.gp"
+	[ -s "$RESULTS/net.png" ] || fail "gnuplot wrote no $RESULTS/net.png"
+fi
 cat "$RESULTS/report.md"
 log "done in $(fmt_time $(( $(date +%s) - start ))): $(cd "$RESULTS" && ls -d \
-	report.md fio.png policy.png pool.png fio.csv costs.csv dmab.csv pool-time.csv 2>/dev/null |
+	report.md fio.png policy.png pool.png net.png fio.csv costs.csv dmab.csv pool-time.csv \
+	net.csv net-costs.csv net-pool.csv 2>/dev/null |
 	sed "s|^|$RESULTS/|" | tr '\n' ' ')"
