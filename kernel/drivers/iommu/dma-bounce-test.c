@@ -12,6 +12,7 @@
 #include <kunit/test.h>
 #include <kunit/visibility.h>
 #include <linux/completion.h>
+#include <linux/debug_locks.h>
 #include <linux/delay.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
@@ -559,6 +560,9 @@ static void iob_skip_cpu_sync_forced_syncs_only_its_range(struct kunit *test)
 	/* With SKIP_CPU_SYNC the unmap copies nothing more */
 	test_unmap(test, dma, len, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
 	KUNIT_EXPECT_TRUE(test, all_bytes(buf, 0x22, start));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf + start, 0x44, part));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf + start + part, 0x22,
+					  len - start - part));
 	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_SKIP_SYNC], 0);
 }
 
@@ -617,7 +621,12 @@ static void irq_ctx_init(struct kunit *test, struct irq_ctx *ctx,
 	ctx->first_class = first_class;
 	for (i = 0; i < IRQ_CTX_CLASSES; i++)
 		ctx->buf[i] = test_buf(test, PAGE_SIZE << (first_class + i), i);
-	ctx->iw = IRQ_WORK_INIT_HARD(irq_ctx_hardirq);
+	/*
+	 * Not IRQ_WORK_INIT_HARD: lockdep checks a hard irq_work's callback
+	 * as raw-spinlock-only, which no driver's interrupt handler is. On
+	 * !PREEMPT_RT this one runs in hardirq context all the same.
+	 */
+	ctx->iw = IRQ_WORK_INIT(irq_ctx_hardirq);
 	INIT_WORK(&ctx->bh, irq_ctx_softirq);
 }
 
@@ -644,7 +653,9 @@ static void irq_ctx_run_softirq(struct kunit *test, struct irq_ctx *ctx)
  * pool must grow there, while aging and the shrinker free slots from
  * process context with interrupts on. Any lock both take without turning
  * interrupts off deadlocks when the interrupt comes in on the CPU that
- * holds it; lockdep reports the first such lock at once.
+ * holds it; lockdep reports the first such lock at once and turns itself
+ * off, which this case checks (debug_locks): it fails on such a lock only
+ * with CONFIG_PROVE_LOCKING.
  */
 static void iob_irq_contexts_grow_and_age(struct kunit *test)
 {
@@ -652,6 +663,12 @@ static void iob_irq_contexts_grow_and_age(struct kunit *test)
 	struct irq_ctx *hard, *soft, *again;
 	u8 *buf = test_buf(test, PAGE_SIZE, 0x5a);
 	dma_addr_t dma;
+
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		kunit_skip(test, "irq_work runs in a thread on PREEMPT_RT");
+	/* The verdict on the locks is lockdep's: it must be watching */
+	if (IS_ENABLED(CONFIG_PROVE_LOCKING) && !debug_locks)
+		kunit_skip(test, "lockdep is off after an earlier report");
 
 	hard = kunit_kzalloc(test, sizeof(*hard), GFP_KERNEL);
 	soft = kunit_kzalloc(test, sizeof(*soft), GFP_KERNEL);
@@ -686,6 +703,9 @@ static void iob_irq_contexts_grow_and_age(struct kunit *test)
 			IRQ_CTX_CLASSES);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
 	KUNIT_EXPECT_EQ(test, fake_mapped_pages(&t->fake), 0);
+	/* A lock taken both ways makes lockdep report and switch itself off */
+	if (IS_ENABLED(CONFIG_PROVE_LOCKING))
+		KUNIT_EXPECT_TRUE(test, debug_locks);
 }
 
 static void iob_steady_state_no_iommu_calls(struct kunit *test)

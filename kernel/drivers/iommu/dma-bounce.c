@@ -311,7 +311,7 @@ static const char * const iob_fallback_names[IOMMU_DMA_BOUNCE_NR_FALLBACKS] = {
 	[IOMMU_DMA_BOUNCE_FB_MAP]		= "map",
 	[IOMMU_DMA_BOUNCE_FB_ATTRS]		= "attrs",
 	[IOMMU_DMA_BOUNCE_FB_SG]		= "sg",
-	[IOMMU_DMA_BOUNCE_FB_SKIP_SYNC]	= "skip_sync",
+	[IOMMU_DMA_BOUNCE_FB_SKIP_SYNC]		= "skip_sync",
 };
 
 enum iob_release_reason {
@@ -556,7 +556,8 @@ static void iob_erase_pages(struct iommu_dma_bounce_pool *pool,
 
 /*
  * Enter every IOVA page of a new @slot in the lookup array. On failure the
- * pages entered so far are erased again.
+ * caller releases the slot, which erases whatever was entered. The
+ * allocation must not block: it happens under the irq-safe lock.
  */
 static int iob_store_pages(struct iommu_dma_bounce_pool *pool,
 			   struct iob_slot *slot)
@@ -565,12 +566,13 @@ static int iob_store_pages(struct iommu_dma_bounce_pool *pool,
 	int err = 0;
 
 	xa_lock_irqsave(&pool->slots, flags);
-	for (i = 0; i < (1UL << slot->class) && !err; i++)
+	for (i = 0; i < (1UL << slot->class); i++) {
 		err = xa_err(__xa_store(&pool->slots, first + i, slot,
 					GFP_ATOMIC | __GFP_NOWARN));
+		if (err)
+			break;
+	}
 	xa_unlock_irqrestore(&pool->slots, flags);
-	if (err)
-		iob_erase_pages(pool, slot, i - 1);
 	return err;
 }
 
