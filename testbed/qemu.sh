@@ -16,7 +16,7 @@
 #                       guest; the guest puts one in a network namespace)
 #   virtio-blk, virtio-scsi, usb-storage (on qemu-xhci), ahci (a SATA disk
 #                       on q35's own ICH9 AHCI): each on a raw image
-#                       $IOB_CACHE/disk-NAME.img of 256 MiB
+#                       $IOB_CACHE/disk-NAME.img of 512 MiB (sparse)
 # Virtio devices are modern-only with iommu_platform=on, so their DMA
 # goes through the DMA API and the vIOMMU.
 # ttyS0 (console) goes to stdout and --console FILE; ttyS1 (the guest's
@@ -120,10 +120,11 @@ kvm_probe() {
 # Extra devices (--devices). Virtio: modern only, translated by the vIOMMU.
 vio=disable-legacy=on,iommu_platform=on
 extra=() hub=0
-# extra_disk NAME: a 256 MiB raw image for a block device, as a -drive id
+# extra_disk NAME: a 512 MiB sparse raw image for a block device, as a
+# -drive id (grown in place if an older, smaller one is there)
 extra_disk() {
 	local img=$IOB_CACHE/disk-$1.img
-	[ -f "$img" ] || truncate -s 256M "$img"
+	truncate -s 512M "$img"
 	extra+=(-drive "file=$img,if=none,id=$1,format=raw,cache=unsafe")
 }
 for d in ${devices//,/ }; do
