@@ -71,6 +71,9 @@ _blk_test() {
 	for mode in off on auto; do
 		_bounce_mode "$grp" "$mode" 131072 || return 1
 		maps0=$(_bounce_stat "$grp" maps)
+		for _r in cap nomem iova map attrs sg; do
+			eval "fb_$_r=$(_bounce_stat "$grp" "fallback_$_r")"
+		done
 		t0=$(date +%s)
 		# shellcheck disable=SC2086 # one word per point
 		_fio_verify_points "$dev" "$1-$mode" $BLK_POINTS
@@ -78,8 +81,16 @@ _blk_test() {
 		echo "== $1 bounce $mode: verified $FIO_VERIFIED_KB KiB in $(( $(date +%s) - t0 )) s, pool maps +$((maps1 - maps0))"
 		case $mode in
 		off) _expect_eq "$maps1" "$maps0" "$1: pool maps with bouncing off" ;;
-		# 12 points of 128..1024 I/Os each, all of them bounced
-		on) _expect_gt "$maps1" "$((maps0 + 1000))" "$1: pool maps with bouncing on" ;;
+		# 12 points of 128..1024 I/Os each. The block layer merges
+		# sequential ones (usb-storage, one command at a time, merges
+		# most: about 400 requests), so only "many" is asserted here
+		# and that none fell back for a reason other than size.
+		on)
+			_expect_gt "$maps1" "$((maps0 + 200))" "$1: pool maps with bouncing on"
+			for _r in cap nomem iova map attrs sg; do
+				_expect_eq "$(_bounce_stat "$grp" "fallback_$_r")" "$(eval echo "\$fb_$_r")" "$1: fallback_$_r with bouncing on"
+			done
+			;;
 		esac
 	done
 	_bounce_stats "$grp" | grep -E '^(maps|bytes|fallback_|class_)'
