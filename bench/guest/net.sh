@@ -488,25 +488,9 @@ order() {
 	echo "$o_out"
 }
 
-# prof_filter FUNC...: the profiler's filter is exactly these functions; a
-# name the kernel cannot trace is an error (an empty filter would trace
-# everything)
-prof_filter() {
-	: >$TR/set_ftrace_filter || fail "cannot clear $TR/set_ftrace_filter"
-	for f in "$@"; do
-		echo "$f" >>$TR/set_ftrace_filter 2>/dev/null ||
-			fail "cannot trace $f (not in available_filter_functions?)"
-	done
-	[ "$(grep -vc '^#' $TR/set_ftrace_filter)" -eq $# ] ||
-		fail "ftrace filter is not exactly: $*"
-}
-# prof_snap FILE: "name hits" of the profiled functions now, all CPUs
-prof_snap() {
-	cat $TR/trace_stat/function* | awk '
-		$2 ~ /^[0-9]+$/ && $4 == "us" { h[$1] += $2 }
-		END { for (f in h) printf "%s %d\n", f, h[f] }' >"$1" ||
-		fail "cannot read $TR/trace_stat"
-}
+# prof_filter, prof_snap
+# shellcheck source=prof.sh
+. "$(dirname "$0")/prof.sh"
 
 # prof_test TEST: one run of TEST under the profiler; its requests and
 # the packets over PROFILE s inside the run. The filter is set and the
