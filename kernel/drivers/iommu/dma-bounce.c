@@ -121,6 +121,14 @@
 /* Idle slots a CPU keeps per class, and how many move to/from the depot */
 #define IOB_MAG_SIZE		32
 #define IOB_MAG_BATCH		(IOB_MAG_SIZE / 2)
+/*
+ * Growth runs in the mapping's context, often atomic. The pool is only an
+ * optimisation (a failed growth falls back to the normal path), so its own
+ * memory (slot pages, slot struct, lookup entries) does not come from the
+ * atomic reserves: it tries without waiting and quietly. The IOVA and the
+ * page tables of the slot's map are allocated as on the normal path.
+ */
+#define IOB_GFP			(GFP_NOWAIT | __GFP_NOWARN)
 /* Aging: how often to look, and how long a slot may sit idle */
 #define IOB_AGE_PERIOD		HZ
 #define IOB_IDLE_TIME		(5 * HZ)
@@ -568,7 +576,7 @@ static int iob_store_pages(struct iommu_dma_bounce_pool *pool,
 	xa_lock_irqsave(&pool->slots, flags);
 	for (i = 0; i < (1UL << slot->class); i++) {
 		err = xa_err(__xa_store(&pool->slots, first + i, slot,
-					GFP_ATOMIC | __GFP_NOWARN));
+					IOB_GFP));
 		if (err)
 			break;
 	}
@@ -661,13 +669,11 @@ static struct iob_slot *iob_grow(struct iommu_dma_bounce_pool *pool,
 		goto undo_bytes;
 	}
 
-	slot = kzalloc_node(sizeof(*slot), GFP_ATOMIC | __GFP_NOWARN,
-			    pool->nid);
+	slot = kzalloc_node(sizeof(*slot), IOB_GFP, pool->nid);
 	if (!slot)
 		goto nomem;
 	/* Zeroed: a new slot must not show the device old kernel memory */
-	slot->page = alloc_pages_node(pool->nid, GFP_ATOMIC | __GFP_NOWARN |
-				      __GFP_ZERO, class);
+	slot->page = alloc_pages_node(pool->nid, IOB_GFP | __GFP_ZERO, class);
 	if (!slot->page)
 		goto free_slot;
 	slot->class = class;
