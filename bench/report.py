@@ -494,6 +494,35 @@ def net_cost_rows(cost, iommu, nic, keys, modes):
     return rows
 
 
+def net_copy(rows):
+    """net-copy.csv rows -> {(iommu, nic, kind, size, mode): (maps, bytes,
+    packets)}: what both pools bounced in the profiled window; modes
+    without a pool ("none") are left out."""
+    out = {}
+    for r in rows:
+        if r["maps"] == "none":
+            continue
+        nic, kind = split_test(r["test"])
+        try:
+            out[(r["iommu"], nic, kind, int(r["size"]), r["mode"])] = (
+                int(r["maps"]), int(r["bytes"]), int(r["packets"]))
+        except ValueError:
+            sys.exit(f"report.py: net-copy.csv: size, packets, maps and bytes must be integers: {r}")
+    return out
+
+
+def net_copy_rows(copy, iommu, nic, keys, modes):
+    """Per mode with a pool: mappings bounced and their bytes per packet."""
+    rows = []
+    for m in modes:
+        cells = [copy.get((iommu, nic, k[2], k[3], m)) for k in keys]
+        if not any(cells):
+            continue
+        rows.append([m] + ["-" if not c or c[2] <= 0 else
+                           f"{c[0] / c[2]:.2f} maps, {c[1] / c[2]:.0f} B" for c in cells])
+    return rows
+
+
 def net_pool_rows(pool, meta, iommu, nic):
     """Pool bytes of the receiving group under the sustained stream: max
     and median of the per-second samples, per mode."""
@@ -617,6 +646,7 @@ def net_section(R, meta, T, accel):
     if not cells:
         return []
     cost = net_costs(read_rows(os.path.join(R, "net-prof.csv")))
+    copy = net_copy(read_rows(os.path.join(R, "net-copy.csv")))
     pool = read_rows(os.path.join(R, "net-pool.csv"))
     maps = read_rows(os.path.join(R, "net-maps.csv"))
     keys_by = defaultdict(list)
@@ -642,6 +672,13 @@ def net_section(R, meta, T, accel):
                    f"{meta.get('net_prof_runtime', '?')} s of one unmeasured run per mode "
                    "and test, per packet both NICs sent and received in that window; "
                    "[requests / packets]):", ""]
+            md += table(["mode"] + [f"{net_label(k[2], k[3])}" for k in pk], rows)
+        rows = net_copy_rows(copy, iommu, nic, pk, modes)
+        if rows:
+            md += ["", "What the pools did in the same windows, per packet: mappings "
+                   "bounced and the bytes of those mappings (each is copied in on "
+                   "map and, for a receive buffer, out on unmap; a receive buffer "
+                   "is copied whole, however short the packet in it):", ""]
             md += table(["mode"] + [f"{net_label(k[2], k[3])}" for k in pk], rows)
         ml = net_maps_line(maps, iommu, nic)
         if ml:

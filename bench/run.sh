@@ -144,7 +144,9 @@
 # is NIC:rr or NIC:stream, size the message bytes or the MTU, rep the
 # round, rate transactions/s for rr and Mbit/s received for stream),
 # net-prof.csv (iommu,mode,test,size,seconds,packets,func,hits: the
-# profiler pass), net-maps.csv (iommu,nic,mode,rep,maps_a,maps_b,
+# profiler pass), net-copy.csv (iommu,mode,test,size,packets,maps,bytes:
+# the mappings both pools bounced in the profiled window and their bytes;
+# "none" without a pool), net-maps.csv (iommu,nic,mode,rep,maps_a,maps_b,
 # fallbacks_a,fallbacks_b: what the two pools served in each mode's
 # measured runs of a round; "none" without a pool) and net-pool.csv
 # (mode,second,bytes,maps,nic,iommu: the receiving group's pool, every
@@ -392,7 +394,7 @@ mkdir -p "$RESULTS/bench"
 rm -f "$RESULTS"/bench/*.log "$RESULTS"/bench/*.res "$RESULTS"/bench/*.console \
 	"$RESULTS"/{fio,cpu,prof,pool,pool-time,classes,dmab,costs,costs-funcs}.csv \
 	"$RESULTS"/{report.md,fio.png,policy.png,pool.png} "$RESULTS"/{fio,policy}-*.dat \
-	"$RESULTS"/{net,net-prof,net-maps,net-pool,net-costs}.csv "$RESULTS"/{net.png,net.dat,net-panels.gp}
+	"$RESULTS"/{net,net-prof,net-copy,net-maps,net-pool,net-costs}.csv "$RESULTS"/{net.png,net.dat,net-panels.gp}
 csv=$RESULTS/fio.csv
 echo "iommu,mode,rw,bs,rep,iops,boot" >"$csv"
 echo "iommu,mode,rw,bs,rep,bytes,busy_ticks,hz" >"$RESULTS/cpu.csv"
@@ -406,6 +408,7 @@ echo "iommu,mode,threads,dir,pages,map_us,unmap_us,map_sd_us,unmap_sd_us" >"$RES
 if [ "$NET" = 1 ]; then
 	echo "iommu,mode,test,size,rep,rate" >"$RESULTS/net.csv"
 	echo "iommu,mode,test,size,seconds,packets,func,hits" >"$RESULTS/net-prof.csv"
+	echo "iommu,mode,test,size,packets,maps,bytes" >"$RESULTS/net-copy.csv"
 	echo "iommu,nic,mode,rep,maps_a,maps_b,fallbacks_a,fallbacks_b" >"$RESULTS/net-maps.csv"
 	echo "mode,second,bytes,maps,nic,iommu" >"$RESULTS/net-pool.csv"
 fi
@@ -730,6 +733,15 @@ net_extra() {
 	[ "$NET_PROFILE" = 0 ] || [ "$n" -eq $(( ${#net_modes[@]} * ${#net_tests[@]} *
 		$(tr + '\n' <<<"${REQ_FUNCS[$iommu]}" | wc -l) )) ] ||
 		fail "boot $name: $n profiler results, expected one per mode, test and function (results: $res)"
+	while read -r line; do
+		[[ $(kv packets "$line") =~ ^[1-9][0-9]*$ &&
+		   $(kv maps "$line") =~ ^([0-9]+|none)$ && $(kv bytes "$line") =~ ^([0-9]+|none)$ ]] ||
+			fail "boot $name: malformed pool count: $line (results: $res)"
+		echo "$iommu,$(kv mode "$line"),$nic:$(kv test "$line"),$(kv size "$line"),$(kv packets "$line"),$(kv maps "$line"),$(kv bytes "$line")"
+	done < <(grep '^@@IOB NETCOPY ' "$res") >>"$RESULTS/net-copy.csv"
+	n=$(grep -c '^@@IOB NETCOPY ' "$res" || true)
+	[ "$NET_PROFILE" = 0 ] || [ "$n" -eq $(( ${#net_modes[@]} * ${#net_tests[@]} )) ] ||
+		fail "boot $name: $n pool counts, expected one per mode and test (results: $res)"
 	while read -r line; do
 		m=$(kv mode "$line") ma=$(kv maps_a "$line") mb=$(kv maps_b "$line")
 		echo "$iommu,$nic,$m,$(kv round "$line"),$ma,$mb,$(kv fallbacks_a "$line"),$(kv fallbacks_b "$line")" \

@@ -217,6 +217,25 @@ class ReadNet(unittest.TestCase):
             report.net_costs([dict(row, hits="3", packets="0")])
 
 
+class NetCopy(unittest.TestCase):
+    ROWS = [{"iommu": "virtio", "mode": "bounce", "test": "virtio-net:rr", "size": "64",
+             "packets": "4000", "maps": "8000", "bytes": "12288000"},
+            {"iommu": "virtio", "mode": "passthrough", "test": "virtio-net:rr", "size": "64",
+             "packets": "7000", "maps": "none", "bytes": "none"}]
+
+    def test_per_packet(self):
+        c = report.net_copy(self.ROWS)
+        # identity has no pool: no row, never a zero
+        self.assertEqual(c, {("virtio", "virtio-net", "rr", 64, "bounce"): (8000, 12288000, 4000)})
+        rows = report.net_copy_rows(c, "virtio", "virtio-net", [("virtio", "virtio-net", "rr", 64)],
+                                    ["strict", "passthrough", "bounce"])
+        self.assertEqual(rows, [["bounce", "2.00 maps, 3072 B"]])
+
+    def test_bad(self):
+        with self.assertRaises(SystemExit):
+            report.net_copy([dict(self.ROWS[0], bytes="lots")])
+
+
 class Targets(unittest.TestCase):
     def test_net_targets(self):
         with tempfile.TemporaryDirectory() as d:
@@ -268,12 +287,15 @@ class WholeReport(unittest.TestCase):
             write(d, "net-pool.csv", "mode,second,bytes,maps,nic,iommu\n"
                   "bounce,1.00,4096,10,virtio-net,virtio\nbounce,2.00,8192,20,virtio-net,virtio\n"
                   "bounce,3.01,0,30,virtio-net,virtio\n")
+            write(d, "net-copy.csv", "iommu,mode,test,size,packets,maps,bytes\n"
+                  "virtio,bounce,virtio-net:rr,64,4400,8800,13516800\n")
             write(d, "meta", "accel=tcg\nnet_pool_mbps.virtio.virtio-net.bounce=42.5\n")
             out = self.run_report(d)
             self.assertIn("## NIC bench", out)
             self.assertIn("| bounce / strict | 2.00 [2.00-2.00] n=3 |", out)
             self.assertIn("- **MET** -- rr 64 B: bounce >= 1.5 x strict", out)
             self.assertIn("| bounce | 3 | 8 | 4 | 0 | 42.5 |", out)
+            self.assertIn("| bounce | 2.00 maps, 3072 B |", out)
             with open(os.path.join(d, "net-costs.csv")) as f:
                 lines = f.read().splitlines()
             self.assertEqual(lines[0], ",".join(report.NET_COSTS_HEADER))

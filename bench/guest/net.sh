@@ -56,6 +56,9 @@
 #       mappings the two pools served and fell back on during the mode's
 #       measured runs of the round (warm-up included; "none": no pool)
 #   @@IOB NETPROF mode=<m> test=<rr|stream> size=<n> secs=<s> packets=<n> func=<f> hits=<n>
+#   @@IOB NETCOPY mode=<m> test=<rr|stream> size=<n> packets=<n> maps=<n> bytes=<n>
+#       the same window: mappings both pools bounced and their bytes
+#       ("none": no pool)
 #   @@IOB NETPOOL mode=<m> t=<s> bytes=<n> maps=<n>    one per second
 #   @@IOB NETPOOLRUN mode=<m> group=<g> secs=<n> mbps=<received Mbit/s>
 #   @@IOB NET-DONE count=<number of NET lines>         last
@@ -304,17 +307,27 @@ stats_of() {
 	done
 }
 
-# pool_get FILE: PG_MAPS and PG_FB (all fallbacks) of a pool's stats;
-# "none" when FILE is empty (no pool: identity)
+# pool_get FILE: PG_MAPS, PG_FB (all fallbacks) and PG_BYTES (the bytes
+# of the mappings it bounced) of a pool's stats; "none" when FILE is empty
+# (no pool: identity)
 pool_get() {
-	PG_MAPS=none PG_FB=none
+	PG_MAPS=none PG_FB=none PG_BYTES=none
 	[ -n "$1" ] || return 0
-	v=$(awk -F': ' '$1 == "maps" { m = $2; hm = 1 } $1 ~ /^fallback_/ { f += $2 }
-		END { if (!hm) exit 1; printf "%d %d\n", m, f }' "$1") ||
-		fail "no maps: line in $1"
-	read -r PG_MAPS PG_FB <<EOF
+	v=$(awk -F': ' '$1 == "maps" { m = $2; hm = 1 } $1 == "bytes_bounced" { b = $2; hb = 1 }
+		$1 ~ /^fallback_/ { f += $2 }
+		END { if (!hm || !hb) exit 1; printf "%d %d %d\n", m, f, b }' "$1") ||
+		fail "no maps: or bytes_bounced: line in $1"
+	read -r PG_MAPS PG_FB PG_BYTES <<EOF
 $v
 EOF
+}
+# pools_get: PM, PB: the maps and bytes_bounced of both pools together
+# ("none" without pools)
+pools_get() {
+	pool_get "$STATS_A"
+	PM=$PG_MAPS PB=$PG_BYTES
+	pool_get "$STATS_B"
+	[ "$PM" = none ] || { PM=$((PM + PG_MAPS)); PB=$((PB + PG_BYTES)); }
 }
 
 # set_mode MODE: both groups in MODE (see the top), read back from sysfs
@@ -515,9 +528,9 @@ prof_test() {
 	CPID=$!
 	wait_traffic "$CPID"
 	sleep 1
-	prof_snap "$IOB_STATE/prof.0"; pkts; p0=$PK; c0=$(uptime_cs)
+	prof_snap "$IOB_STATE/prof.0"; pkts; p0=$PK; c0=$(uptime_cs); pools_get; pm0=$PM pb0=$PB
 	sleep "$PROFILE"
-	prof_snap "$IOB_STATE/prof.1"; pkts; p1=$PK; c1=$(uptime_cs)
+	prof_snap "$IOB_STATE/prof.1"; pkts; p1=$PK; c1=$(uptime_cs); pools_get; pm1=$PM pb1=$PB
 	kill -0 "$CPID" 2>/dev/null || fail "the $1 client ended before the profiled window did"
 	wait "$CPID" || { rc=$?; tail -n 20 "$IOB_STATE/prof.out" >&4; fail "the $1 client of the profiler pass exited with status $rc"; }
 	CPID=
@@ -535,6 +548,8 @@ prof_test() {
 			fail "the profiler's count of $f went back from ${h0:-0} to ${h1:-0} during $1"
 		proto "NETPROF mode=$MODE test=${1%%:*} size=$size secs=$((cs / 100)).$((cs % 100 / 10))$((cs % 10)) packets=$((p1 - p0)) func=$f hits=$((${h1:-0} - ${h0:-0}))"
 	done
+	[ "$pm0" = none ] || { pm1=$((pm1 - pm0)); pb1=$((pb1 - pb0)); }
+	proto "NETCOPY mode=$MODE test=${1%%:*} size=$size packets=$((p1 - p0)) maps=$pm1 bytes=$pb1"
 }
 
 # pool_run MODE: a stream of POOLSECS s into the second NIC, its group's
