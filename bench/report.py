@@ -636,7 +636,9 @@ def net_intro(meta):
         f"{meta.get('net_warmup', '?')} s 64 B ping-pong, then each test for "
         f"{meta.get('net_runtime', '?')} s: rr = sockperf ping-pong over TCP "
         "(transactions/s = ReceivedMessages / RunTime of its [Valid Duration] line), "
-        "stream = iperf3 TCP at the MTU, default MSS, 1 s omitted (Mbit/s received).",
+        "stream = iperf3 TCP at the MTU, default MSS, 1 s omitted (Mbit/s received). "
+        + (f"Clients and servers pinned to guest CPUs {meta['net_cpus'].replace('+', ' and ')} "
+           "(taskset)." if meta.get("net_cpus") else "Clients and servers not pinned."),
     ]
 
 

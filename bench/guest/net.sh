@@ -66,7 +66,8 @@
 # number is ever guessed. Progress goes to the console. Options: nic=
 # (virtio-net, e1000e), modes=m1+m2, rounds=, runtime=, warmup=, prime=,
 # tests=rr:64+rr:1024+stream, threshold=, profile=SEC (0: none),
-# reqfuncs=f1+f2, pool=bounce+auto, poolsecs=. Runs under busybox sh.
+# reqfuncs=f1+f2, pool=bounce+auto, poolsecs=, cpus=C+S (pin the
+# clients to CPU C and the servers to CPU S). Runs under busybox sh.
 
 NIC=virtio-net
 MODES="strict lazy passthrough bounce auto"
@@ -80,6 +81,7 @@ PROFILE=0
 REQFUNCS=
 POOLMODES=
 POOLSECS=60
+CPUS=
 SUBNET=10	# 169.254.10.0/24: the NIC tests use 1 and 2
 OMIT=1		# seconds of each stream iperf3 leaves out (TCP slow start)
 SPORT=11111	# sockperf's default port
@@ -125,7 +127,8 @@ for a in "$@"; do
 	reqfuncs=*) REQFUNCS=$(echo "${a#reqfuncs=}" | tr + ' ') ;;
 	pool=*) POOLMODES=$(echo "${a#pool=}" | tr + ' ') ;;
 	poolsecs=*) POOLSECS=${a#poolsecs=} ;;
-	*) fail "unknown argument '$a' (accepted: nic= modes= rounds= runtime= warmup= prime= tests= threshold= profile= reqfuncs= pool= poolsecs=)" ;;
+	cpus=*) CPUS=${a#cpus=} ;;
+	*) fail "unknown argument '$a' (accepted: nic= modes= rounds= runtime= warmup= prime= tests= threshold= profile= reqfuncs= pool= poolsecs= cpus=)" ;;
 	esac
 done
 
@@ -164,8 +167,22 @@ secs prime "$PRIME"
 secs profile "$PROFILE"
 [ "$THRESHOLD" -le 131072 ] || fail "threshold $THRESHOLD is above the largest slot (131072)"
 [ "$PROFILE" = 0 ] || [ -n "$REQFUNCS" ] || fail "profile= needs reqfuncs="
+# cpus=C+S: every client on CPU C, the servers on CPU S (taskset). Left to
+# the scheduler, the two ends of a ping-pong share a vCPU in one run and
+# not in the next, and under TCG that moves its rate more than the modes
+# do. PIN_C and PIN_S are command prefixes, split into words on purpose.
+PIN_C='' PIN_S=''
+if [ -n "$CPUS" ]; then
+	ncpu=$(grep -c '^processor' /proc/cpuinfo)
+	pc=${CPUS%%+*} ps=${CPUS#*+}
+	if [ "$CPUS" != "$pc+$ps" ] || ! isint "$pc" || ! isint "$ps" ||
+	   [ "$pc" -ge "$ncpu" ] || [ "$ps" -ge "$ncpu" ]; then
+		fail "cpus= takes CLIENT+SERVER, two CPU numbers below $ncpu, not '$CPUS'"
+	fi
+	PIN_C="taskset -c $pc" PIN_S="taskset -c $ps"
+fi
 
-for t in sockperf iperf3 nsenter unshare ip ping timeout awk mktemp; do
+for t in sockperf iperf3 nsenter unshare ip ping timeout awk mktemp ${CPUS:+taskset}; do
 	command -v $t >/dev/null || fail "$t is not in the guest image"
 done
 # The test bed's NIC helpers (_net_pair, _net_ns, _net_unpair,
@@ -216,10 +233,10 @@ wait_listen() {
 # Servers in the namespace, bound to its address. nsenter execs the
 # server, so $! is the server's own pid.
 start_servers() {
-	nsenter -t "$NET_PID" -n sockperf sr --tcp -i "$NET_B" -p "$SPORT" \
+	nsenter -t "$NET_PID" -n $PIN_S sockperf sr --tcp -i "$NET_B" -p "$SPORT" \
 		>"$IOB_STATE/sockperf-sr.log" 2>&1 &
 	SRV_SP=$!
-	nsenter -t "$NET_PID" -n iperf3 -s -B "$NET_B" -p "$IPORT" \
+	nsenter -t "$NET_PID" -n $PIN_S iperf3 -s -B "$NET_B" -p "$IPORT" \
 		>"$IOB_STATE/iperf3-s.log" 2>&1 &
 	SRV_IP=$!
 	wait_listen "$SPORT" sockperf "$SRV_SP" "$IOB_STATE/sockperf-sr.log"
@@ -401,7 +418,7 @@ uptime_cs() { read -r up _ </proc/uptime; echo $((${up%.*} * 100 + 1${up#*.} - 1
 # rr_run SIZE SECS OUT [check]: one sockperf ping-pong; with "check" (a
 # measured run) RR_RATE and the numbers behind it from its output
 rr_run() {
-	timeout $(($2 + 60)) sockperf pp --tcp -i "$NET_B" -p "$SPORT" -m "$1" -t "$2" >"$3" 2>&1
+	timeout $(($2 + 60)) $PIN_C sockperf pp --tcp -i "$NET_B" -p "$SPORT" -m "$1" -t "$2" >"$3" 2>&1
 	rc=$?
 	[ $rc = 0 ] || { sed 's/^/  | /' "$3" >&4; fail "sockperf pp -m $1 -t $2 exited with status $rc"; }
 	# sockperf 3.7 exits 0 even when it cannot connect: its ERROR lines
@@ -454,7 +471,7 @@ stream_parse() {
 
 # stream_run SECS OMIT OUT [check]: one iperf3 stream here -> namespace
 stream_run() {
-	timeout $(($1 + $2 + 60)) iperf3 -c "$NET_B" -p "$IPORT" -t "$1" -O "$2" -J >"$3" 2>&1
+	timeout $(($1 + $2 + 60)) $PIN_C iperf3 -c "$NET_B" -p "$IPORT" -t "$1" -O "$2" -J >"$3" 2>&1
 	rc=$?
 	[ $rc = 0 ] || { tail -n 30 "$3" >&4; fail "iperf3 -c $NET_B -t $1 exited with status $rc"; }
 	if [ "${4:-}" = check ]; then
@@ -519,10 +536,10 @@ prof_test() {
 	secs=$((PROFILE + 4))	# start-up and sockperf's warm-up, window, slack
 	case $1 in
 	rr:*) size=${1#rr:}
-	      timeout $((secs + 60)) sockperf pp --tcp -i "$NET_B" -p "$SPORT" -m "$size" -t $secs \
+	      timeout $((secs + 60)) $PIN_C sockperf pp --tcp -i "$NET_B" -p "$SPORT" -m "$size" -t $secs \
 		>"$IOB_STATE/prof.out" 2>&1 & ;;
 	stream) size=$MTU
-	      timeout $((secs + 60)) iperf3 -c "$NET_B" -p "$IPORT" -t $secs -J \
+	      timeout $((secs + 60)) $PIN_C iperf3 -c "$NET_B" -p "$IPORT" -t $secs -J \
 		>"$IOB_STATE/prof.out" 2>&1 & ;;
 	esac
 	CPID=$!
@@ -559,7 +576,7 @@ pool_run() {
 	ROUND=pool
 	set_mode "$1"
 	proto "STEP net pool mode=$1 ${POOLSECS}s"
-	timeout $((POOLSECS + 70)) iperf3 -c "$NET_B" -p "$IPORT" -t $((POOLSECS + 3)) -J \
+	timeout $((POOLSECS + 70)) $PIN_C iperf3 -c "$NET_B" -p "$IPORT" -t $((POOLSECS + 3)) -J \
 		>"$IOB_STATE/pool.out" 2>&1 &
 	CPID=$!
 	wait_traffic "$CPID"
