@@ -449,7 +449,7 @@ net_slot=$(( 30 + NET_WARMUP + 15 + ${#net_tests[@]} * (NET_RUNTIME + 1 + 15) ))
 timeout_net=$(( 300 + NET_ROUNDS * ${#net_modes[@]} * net_slot
 	+ (NET_PRIME > 0) * ${#net_modes[@]} * (30 + ${#net_tests[@]} * (NET_PRIME + 15))
 	+ NET_PROFILE * ${#net_modes[@]} * (30 + ${#net_tests[@]} * (NET_PROF_RUNTIME + 20))
-	+ ${#net_pool_modes[@]} * (30 + NET_POOL_SECS + 25) ))
+	+ ${#net_pool_modes[@]} * (30 + NET_POOL_SECS + NET_POOL_SECS / 5 + 10 + 25) ))
 {
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "kernel_file=$KERNEL"
