@@ -667,6 +667,7 @@ def net_section(R, meta, T, accel):
                "standard errors, back-transformed], n rounds:", ""]
         md += table(["modes"] + head[1:], net_paired_rows(cells, keys, modes))
         pk = [k for k in keys if any(c[:4] == k for c in cost)]
+        phead = ["mode"] + [net_label(k[2], k[3]) for k in pk]
         rows = net_cost_rows(cost, iommu, nic, pk, modes)
         if rows:
             md += ["", f"IOMMU requests per packet (profiler pass: calls of "
@@ -674,14 +675,14 @@ def net_section(R, meta, T, accel):
                    f"{meta.get('net_prof_runtime', '?')} s of one unmeasured run per mode "
                    "and test, per packet both NICs sent and received in that window; "
                    "[requests / packets]):", ""]
-            md += table(["mode"] + [f"{net_label(k[2], k[3])}" for k in pk], rows)
+            md += table(phead, rows)
         rows = net_copy_rows(copy, iommu, nic, pk, modes)
         if rows:
             md += ["", "What the pools did in the same windows, per packet: mappings "
                    "bounced and the bytes of those mappings (each is copied in on "
                    "map and, for a receive buffer, out on unmap; a receive buffer "
                    "is copied whole, however short the packet in it):", ""]
-            md += table(["mode"] + [f"{net_label(k[2], k[3])}" for k in pk], rows)
+            md += table(phead, rows)
         ml = net_maps_line(maps, iommu, nic)
         if ml:
             md += ["", "Mappings the two pools served in a mode's runs of a round (median "
