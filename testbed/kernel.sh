@@ -11,14 +11,15 @@
 # "git am" in a staging worktree; the build tree then checks out the result,
 # so only files whose content changed get a new mtime and the out-of-tree
 # build (cache/build-FLAVOR) stays incremental.
-# On success the kernel is copied to cache/out/FLAVOR/bzImage.
+# On success the kernel is copied to cache/out/FLAVOR/bzImage, or to
+# $IOB_KERNEL_OUT/bzImage when that is set (tests/mutate's variants).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 flavor=${1:-}
 iob_check_one_of flavor "$flavor" bench test
 build=$IOB_CACHE/build-$flavor
-out=$IOB_CACHE/out/$flavor
+out=${IOB_KERNEL_OUT:-$IOB_CACHE/out/$flavor}
 # The series to apply (series.sh build-each points it at a prefix of it)
 patch_dir=${IOB_PATCH_DIR:-$IOB_TOP/patches}
 
