@@ -17,6 +17,24 @@ _bounce_stats() {
 	cat "/sys/kernel/debug/iommu-bounce/group$1/stats"
 }
 
+# _bounce_sum GROUP KEY: the sum over all size classes of the group's
+# per-class counter KEY (slots, in_use, hiwater).
+_bounce_sum() {
+	awk -F': ' -v k="$2" '$1 ~ "^" k "_[0-9]+$" { s += $2 } END { print s + 0 }' \
+		"/sys/kernel/debug/iommu-bounce/group$1/stats"
+}
+
+# _bounce_in_use GROUP: slots of the group's pool mapped right now.
+_bounce_in_use() {
+	_bounce_sum "$1" in_use
+}
+
+# _bounce_idle GROUP: slots of the group's pool held but not mapped now,
+# what the shrinker may free.
+_bounce_idle() {
+	echo $(( $(_bounce_sum "$1" slots) - $(_bounce_in_use "$1") ))
+}
+
 # _nvme_group: print the NVMe controller's IOMMU group, _fail if none.
 _nvme_group() {
 	_pci=$(_nvme_pci) || { _fail "no NVMe controller"; return 1; }
