@@ -262,23 +262,6 @@ pair() {
 	start_servers
 }
 
-# wait_ifaces: both NICs have a network interface again (after a bind)
-wait_ifaces() {
-	i=0
-	while :; do
-		n=0
-		for p in "$NET_PCI_A" "$NET_PCI_B"; do
-			for d in "/sys/bus/pci/devices/$p"/net/* "/sys/bus/pci/devices/$p"/virtio*/net/*; do
-				[ -e "$d" ] && { n=$((n + 1)); break; }
-			done
-		done
-		[ $n = 2 ] && return 0
-		i=$((i + 1))
-		[ $i -lt 300 ] || fail "the $NIC NICs have no network interfaces 30 s after binding"
-		sleep 0.1
-	done
-}
-
 # drv_of PCI: DRV, the driver bound to PCI
 drv_of() {
 	d=$(readlink "/sys/bus/pci/devices/$1/driver") || fail "no driver bound to $1"
@@ -303,7 +286,8 @@ retype() {
 	done
 	echo "$NET_PCI_A" >"/sys/bus/pci/drivers/$DRV_A/bind" || fail "cannot bind $NET_PCI_A to $DRV_A"
 	echo "$NET_PCI_B" >"/sys/bus/pci/drivers/$DRV_B/bind" || fail "cannot bind $NET_PCI_B to $DRV_B"
-	wait_ifaces
+	_net_wait_ifaces "$NET_PCI_A" "$NET_PCI_B" ||
+		fail "the $NIC NICs have no network interfaces 30 s after binding"
 	pair
 }
 

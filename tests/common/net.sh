@@ -37,14 +37,32 @@ _nic_ifaces() {
 	[ "$(echo "$_pcis" | grep -c .)" -eq 2 ] ||
 		{ _fail "expected two $1 NICs ($_ids) on the PCI bus, found: $_pcis"; return 1; }
 	for _p in $_pcis; do
-		# virtio: the net device hangs off the virtio bus device
-		_n=
-		for _d in "/sys/bus/pci/devices/$_p"/net/* "/sys/bus/pci/devices/$_p"/virtio*/net/*; do
-			[ -e "$_d" ] && { _n=${_d##*/}; break; }
-		done
-		[ -n "$_n" ] ||
+		_n=$(_pci_iface "$_p") ||
 			{ _fail "$1 NIC $_p has no network interface: driver $(_nic_driver "$1") missing from the kernel?"; return 1; }
 		echo "$_p $_n"
+	done
+}
+
+# _pci_iface PCI: print the network interface of PCI device PCI; nonzero
+# when it has none (no driver bound, or not probed yet)
+_pci_iface() {
+	# virtio: the net device hangs off the virtio bus device
+	for _d in "/sys/bus/pci/devices/$1"/net/* "/sys/bus/pci/devices/$1"/virtio*/net/*; do
+		[ -e "$_d" ] && { echo "${_d##*/}"; return 0; }
+	done
+	return 1
+}
+
+# _net_wait_ifaces PCI...: wait until every PCI device has a network
+# interface again (after a bind), at most 30 s; nonzero if one has not
+_net_wait_ifaces() {
+	for _p in "$@"; do
+		_w=0
+		until _pci_iface "$_p" >/dev/null; do
+			_w=$((_w + 1))
+			[ $_w -lt 300 ] || return 1
+			sleep 0.1
+		done
 	done
 }
 
@@ -95,12 +113,51 @@ _net_ns() {
 	nsenter -t "$NET_PID" -n "$@"
 }
 
-# _net_unpair: end the namespace (its NIC returns to the first one)
+# _net_unpair: end the namespace and leave both NICs down, without
+# addresses. Down matters at power-off: the virtio bus resets a
+# virtio-iommu (virtio_dev_shutdown) before e1000e's .shutdown unmaps its
+# receive ring, every one of those unmaps then fails and dma-iommu WARNs.
+# That is upstream shutdown ordering, seen in strict mode with no pool
+# involved; a NIC that is down has unmapped its rings already.
 _net_unpair() {
 	[ -n "${NET_PID:-}" ] || return 0
+	# Home first: moving is synchronous, the namespace's teardown is not.
+	# After an unbind the interface is gone and there is nothing to move.
+	_net_ns ip link set "$NET_IF_B" netns 1 2>/dev/null
 	kill "$NET_PID" 2>/dev/null
 	wait "$NET_PID" 2>/dev/null
 	NET_PID=
+	for _i in "$NET_IF_A" "$NET_IF_B"; do
+		[ -e "/sys/class/net/$_i" ] || continue
+		ip link set "$_i" down && ip addr flush dev "$_i" ||
+			_fail "cannot take $_i down"
+	done
+}
+
+# _net_release MODEL: unbind both NICs of the last pair from their driver,
+# _fail unless their groups' pools then hold no slot in use (the driver's
+# teardown gave every bounced mapping back), and bind them again.
+_net_release() {
+	_net_drv=
+	for _p in "$NET_PCI_A" "$NET_PCI_B"; do
+		_d=$(readlink "/sys/bus/pci/devices/$_p/driver") ||
+			{ _fail "$1 $_p has no driver to unbind"; return 1; }
+		_d=${_d##*/}
+		echo "$_p" >"/sys/bus/pci/drivers/$_d/unbind" ||
+			{ _fail "cannot unbind $1 $_p from $_d"; return 1; }
+		_net_drv="$_net_drv $_p=$_d"
+	done
+	for _g in "$NET_GRP_A" "$NET_GRP_B"; do
+		_bounce_stat "$_g" bytes >/dev/null ||
+			{ _fail "$1: group $_g has no bounce pool"; continue; }
+		_expect_eq "$(_bounce_in_use "$_g")" 0 "$1 unbound: slots in use in group $_g"
+	done
+	for _pd in $_net_drv; do
+		echo "${_pd%%=*}" >"/sys/bus/pci/drivers/${_pd#*=}/bind" ||
+			{ _fail "cannot bind ${_pd%%=*} to ${_pd#*=} again"; return 1; }
+	done
+	_net_wait_ifaces "$NET_PCI_A" "$NET_PCI_B" ||
+		_fail "$1: no network interfaces 30 s after binding again"
 }
 
 # _net_tcp_check FROM TO LABEL: send 8 MiB of random data over TCP from
@@ -196,6 +253,7 @@ _net_test() {
 	_bounce_mode "$NET_GRP_A" auto 16384
 	_bounce_mode "$NET_GRP_B" auto 16384
 	_net_unpair
+	_net_release "$1"
 }
 
 # _net_hold MODEL N SECS: with bouncing on (every class) in the receiving
@@ -233,4 +291,5 @@ _net_hold() {
 	_bounce_mode "$NET_GRP_A" auto 16384
 	_bounce_mode "$NET_GRP_B" auto 16384
 	_net_unpair
+	_net_release "$1"
 }
