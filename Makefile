@@ -5,7 +5,7 @@
 
 IOB_CACHE ?= $(or $(IOBOUNCE_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/iobounce)
 
-.PHONY: test bench series series-check kernel-test kernel-bench initramfs shell clean distclean
+.PHONY: test bench mutate series series-check kernel-test kernel-bench initramfs shell clean distclean
 
 test: kernel-test initramfs
 	@echo "== the series applies to pristine 6.12, kernel/ matches it, checkpatch --strict is clean"
@@ -14,6 +14,12 @@ test: kernel-test initramfs
 	python3 -m unittest -q bench/test_report.py
 	@echo "== running guest tests (tests/check)"
 	tests/check
+
+# Each break patch in tests/mutations/ against the test it names (not CI:
+# about 5 minutes per mutation under TCG). M="001-... 004-..." picks some.
+mutate: kernel-test
+	@echo "== mutations: build each broken kernel, run the test that must catch it"
+	tests/mutate $(M)
 
 # KERNEL=path boots that kernel instead of building one; INITRD=path
 # builds the initramfs there (two checkouts benchmarking at once).
