@@ -21,14 +21,11 @@ mutate: kernel-test
 	@echo "== mutations: build each broken kernel, run the test that must catch it"
 	tests/mutate $(M)
 
-# KERNEL=path boots that kernel instead of building one; INITRD=path
-# builds the initramfs there (two checkouts benchmarking at once).
+# bench/run.sh checks every knob first, then builds the bench kernel and
+# the initramfs (KERNEL=path or INITRD=path: boot that one as it is,
+# IOB_INITRD=path: build the initramfs there; see the top of bench/run.sh).
 bench:
-	@if [ -n "$(KERNEL)" ]; then echo "== bench kernel: $(KERNEL) (KERNEL= given: not building one)"; \
-	else echo "== building the bench kernel"; testbed/kernel.sh bench; fi
-	@echo "== building the guest initramfs"
-	IOB_INITRD=$(or $(INITRD),$(IOB_CACHE)/out/initrd.cpio) testbed/initramfs.sh
-	@echo "== running benchmarks (bench/run.sh)"
+	@echo "== benchmarks (bench/run.sh: checks its knobs, builds what it needs, boots)"
 	bench/run.sh
 
 series-check: kernel-test
@@ -52,7 +49,7 @@ initramfs:
 	@echo "== building the guest initramfs"
 	testbed/initramfs.sh
 
-shell: initramfs
+shell: kernel-test initramfs
 	@echo "== booting the test kernel with a shell (poweroff -f or exit to leave)"
 	testbed/qemu.sh --kernel $(IOB_CACHE)/out/test/bzImage \
 		--initrd $(IOB_CACHE)/out/initrd.cpio --timeout 0 --append "iob.run=shell"

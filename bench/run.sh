@@ -105,8 +105,7 @@
 #   NET       1 (default) or 0: the NIC bench (one boot per IOMMU and
 #             NIC model, about 12 minutes each under TCG)
 #   NET_NICS  NIC models, one boot each (default: virtio-net). Accepted:
-#             e1000e virtio-net (e1000e: its first full run ended in a
-#             WARN in __iommu_dma_unmap at power-off, under investigation)
+#             e1000e virtio-net
 #   NET_MODES modes of the NIC bench (default: strict lazy passthrough
 #             bounce auto). Accepted: strict lazy passthrough bounce auto
 #   NET_TESTS tests (default: rr:64 rr:1024 stream). Accepted: rr:<bytes>
@@ -130,7 +129,8 @@
 #             mode then spread 703-1851 transactions/s over 4 rounds split
 #             (0+1), 1112-1364 on one CPU (0+0)
 #   KERNEL    guest kernel (default: build with testbed/kernel.sh bench)
-#   INITRD    guest initramfs (default: build with testbed/initramfs.sh)
+#   INITRD    guest initramfs, booted as it is (default: build one with
+#             testbed/initramfs.sh, at IOB_INITRD when that is set)
 #   RESULTS   output folder (default: results/ at the top of the repo)
 #   BENCH_DISK the NVMe's sparse raw image (default $IOB_CACHE/bench-disk.img)
 #   SMP, MEM  guest CPUs and MiB of the fio boots (default 2 and 2048)
@@ -395,7 +395,7 @@ fi
 if [ -z "${INITRD:-}" ]; then
 	log "building the initramfs (testbed/initramfs.sh; set INITRD= to skip)"
 	"$IOB_TOP/testbed/initramfs.sh"
-	INITRD=$IOB_CACHE/out/initrd.cpio
+	INITRD=${IOB_INITRD:-$IOB_CACHE/out/initrd.cpio}
 fi
 [ -f "$KERNEL" ] || fail "no kernel at $KERNEL"
 [ -f "$INITRD" ] || fail "no initramfs at $INITRD"
