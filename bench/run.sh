@@ -12,6 +12,10 @@
 #   for rep in 1..REPS: for iommu in IOMMUS: for mode in MODES: one boot
 #                       then one policy boot per IOMMU
 #
+# Repetition r boots the modes rotated by r - 1 (strict lazy bounce, then
+# lazy bounce strict, ...), so that no mode always boots first, or
+# always right after the same one.
+#
 # A policy boot compares the bounce policies of one kernel in one boot: it
 # switches the NVMe group's policy at run time (sysfs: bounce,
 # bounce_threshold) between the POLICIES before each run, ROUNDS times
@@ -777,8 +781,11 @@ net_extra() {
 }
 
 for rep in $(seq 1 "$REPS"); do
+	rot=$(( (rep - 1) % ${#modes[@]} ))
+	rep_modes=("${modes[@]:rot}" "${modes[@]:0:rot}")
+	log "rep $rep/$REPS boots the modes in this order: ${rep_modes[*]}"
 	for iommu in "${iommus[@]}"; do
-		for mode in "${modes[@]}"; do
+		for mode in "${rep_modes[@]}"; do
 			log "rep $rep/$REPS mode $mode ($iommu): boot $(( done_boots + 1 )) of $total," \
 			    "elapsed $(fmt_time $(( $(date +%s) - start )))"
 			name=$iommu-$mode-rep$rep
