@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Unit tests of bench/report.py's NIC bench logic: the t quantiles, the
-paired interval, the MET / NOT MET / INCONCLUSIVE verdicts, net.csv
-reading, and the whole report with and without net.csv (synthetic data
-made in a temporary directory, never kept).
+"""Unit tests of bench/report.py: the t quantiles, the paired interval
+over independent units (boots), the MET / NOT MET / INCONCLUSIVE
+verdicts of the NIC and block targets, fio.csv and net.csv reading, and
+the whole report with and without net.csv (synthetic data made in a
+temporary directory, never kept).
 
     python3 -m unittest bench/test_report.py    (or: cd bench && python3 -m unittest)
 """
@@ -91,6 +92,116 @@ class PairedInterval(unittest.TestCase):
         self.assertIsNone(report.paired_interval({1: 2.0}, {1: 1.0}))
         self.assertIsNone(report.paired_interval({1: 2.0}, {2: 1.0}))
         self.assertIsNone(report.paired_interval({}, {}))
+
+
+class UnitInterval(unittest.TestCase):
+    """Pairs grouped into boots: only boots are independent samples."""
+
+    def test_rounds_of_a_boot_are_one_sample(self):
+        # boots A (reps 1, 2), B (3, 4), C (5, 6); the log ratios of a
+        # boot average to 0.1, 0.2, 0.3: n=3, t(2)=4.303, sd 0.1
+        logs = [0.05, 0.15, 0.25, 0.15, 0.3, 0.3]
+        boot = {1: "A", 2: "A", 3: "B", 4: "B", 5: "C", 6: "C"}
+        iv = report.unit_interval(*rates(logs), boot.get)
+        self.assertEqual((iv.n, iv.t), (3, 4.303))
+        half = 4.303 * 0.1 / math.sqrt(3)
+        self.assertAlmostEqual(iv.gm, math.exp(0.2))
+        self.assertAlmostEqual(iv.lo, math.exp(0.2 - half))
+        self.assertAlmostEqual(iv.hi, math.exp(0.2 + half))
+        # Counted as 6 independent pairs it would be far narrower
+        naive = report.unit_interval(*rates(logs))
+        self.assertEqual(naive.n, 6)
+        self.assertLess(naive.hi - naive.lo, iv.hi - iv.lo)
+
+    def test_one_boot_is_no_interval(self):
+        self.assertIsNone(report.unit_interval(*rates([0.1, 0.2, 0.3]), lambda r: "A"))
+
+    def test_without_units_is_paired_interval(self):
+        a, b = rates([0.1, 0.2, 0.3, 0.4])
+        self.assertEqual(report.unit_interval(a, b), report.paired_interval(a, b))
+
+    def test_paired_policy_boots(self):
+        data = {("v", "read", "bounce-auto", 4096): [(1, 110), (2, 130), (3, 120), (4, 100)],
+                ("v", "read", "strict", 4096): [(1, 100), (2, 100), (3, 100), (4, 100)]}
+        pboots = {("v", 1): "v-policy-rep1", ("v", 2): "v-policy-rep1",
+                  ("v", 3): "v-policy-rep2", ("v", 4): "v-policy-rep2"}
+        iv = report.paired(data, "v", "read", 4096, "bounce-auto", "strict",
+                           report.policy_boot_of(pboots, "v"))
+        self.assertEqual(iv.n, 2)
+        g1 = (math.log(1.1) + math.log(1.3)) / 2
+        g2 = (math.log(1.2) + math.log(1.0)) / 2
+        self.assertAlmostEqual(math.log(iv.gm), (g1 + g2) / 2)
+        self.assertEqual(report.fmt_paired(iv)[-3:], "n=2")
+
+
+class FixedVerdict(unittest.TestCase):
+    """bounce-auto against every fixed threshold, on paired intervals."""
+
+    def iv(self, lo, hi):
+        return report.Interval(math.sqrt(lo * hi), lo, hi, 3, 4.303)
+
+    def test_met_only_when_every_interval_clears(self):
+        self.assertEqual(report.fixed_verdict(
+            {"bounce-4096": self.iv(0.96, 1.2), "bounce-131072": self.iv(1.5, 3.0)}, 0.95), "MET")
+
+    def test_one_below_is_not_met(self):
+        self.assertEqual(report.fixed_verdict(
+            {"bounce-4096": self.iv(0.80, 0.90), "bounce-131072": self.iv(0.9, 1.2)}, 0.95),
+            "NOT MET")
+
+    def test_noise_is_inconclusive(self):
+        # the best fixed by its median would be a pick out of noise:
+        # one interval holding 0.95 leaves the target undecided
+        self.assertEqual(report.fixed_verdict(
+            {"bounce-4096": self.iv(0.85, 1.10), "bounce-131072": self.iv(1.5, 3.0)}, 0.95),
+            "INCONCLUSIVE")
+        self.assertEqual(report.fixed_verdict({"bounce-4096": None}, 0.95), "INCONCLUSIVE")
+        self.assertEqual(report.fixed_verdict({}, 0.95), "INCONCLUSIVE")
+
+
+class BlockTargets(unittest.TestCase):
+    def test_ratio_target(self):
+        # ratios 2.28, 2.30, 2.32 over three boots: about [2.25-2.35]
+        data = {("v", "read", "bounce", 4096): [(1, 228), (2, 230), (3, 232)],
+                ("v", "read", "strict", 4096): [(1, 100), (2, 100), (3, 100)]}
+        med = {k: sorted(i for _, i in v)[1] for k, v in data.items()}
+        T = report.Targets()
+        for what, factor in (("x", 2.0), ("y", 2.3), ("w", 2.5)):
+            report.ratio_target(T, what, data, med, "v", ("read", 4096), "bounce", "strict",
+                                factor)
+        report.ratio_target(T, "z", data, med, "v", ("read", 4096), "bounce", "lazy", 1.0)
+        self.assertTrue(T.lines[0].startswith("- **MET** -- x: paired 2.30 [2.25-2.35] n=3"),
+                        T.lines[0])
+        self.assertTrue(T.lines[1].startswith("- **INCONCLUSIVE** -- y:"), T.lines[1])
+        self.assertTrue(T.lines[2].startswith("- **NOT MET** -- w:"), T.lines[2])
+        self.assertEqual(T.lines[3], "- **NOT EVALUATED** -- z: lazy read 4k not measured")
+
+    def test_one_boot_is_inconclusive(self):
+        data = {("v", "read", "bounce", 4096): [(1, 300)],
+                ("v", "read", "strict", 4096): [(1, 100)]}
+        med = {k: v[0][1] for k, v in data.items()}
+        T = report.Targets()
+        report.ratio_target(T, "x", data, med, "v", ("read", 4096), "bounce", "strict", 2.0)
+        self.assertIn("**INCONCLUSIVE**", T.lines[0])
+        self.assertIn("fewer than 2 boots paired", T.lines[0])
+
+
+class ReadFio(unittest.TestCase):
+    def test_policy_boots(self):
+        with tempfile.TemporaryDirectory() as d:
+            write(d, "fio.csv", FIO_CSV + "virtio,strict,read,4096,4,9100,virtio-policy-rep2\n"
+                  "virtio,bounce-auto,read,4096,4,9900,virtio-policy-rep2\n")
+            data, pdata, pboots = report.read_fio(os.path.join(d, "fio.csv"))
+        self.assertEqual(data[("virtio", "read", "bounce", 4096)], [(1, 18000)])
+        self.assertEqual(pdata[("virtio", "read", "bounce-auto", 4096)], [(4, 9900)])
+        self.assertEqual(pboots, {("virtio", 4): "virtio-policy-rep2"})
+
+    def test_rep_in_two_boots(self):
+        with tempfile.TemporaryDirectory() as d:
+            write(d, "fio.csv", FIO_CSV + "virtio,strict,read,4096,4,9100,virtio-policy-rep1\n"
+                  "virtio,strict,read,16384,4,9100,virtio-policy-rep2\n")
+            with self.assertRaises(SystemExit):
+                report.read_fio(os.path.join(d, "fio.csv"))
 
 
 class Verdict(unittest.TestCase):
