@@ -998,7 +998,8 @@ def main():
         pool_eval = {}
         if pt:
             md += ["", "### Bounce pool memory against bytes in flight", "",
-                   "Sampled in the guest every 0.5 s in rep 1 (results/pool-time.csv, "
+                   "Sampled in the guest every 0.5 s in rep 1, during an unmeasured pass "
+                   "over the workloads after the measured runs (results/pool-time.csv, "
                    "results/pool.png): the pool's `bytes`, and the bytes in flight = "
                    "the mean number of NVMe requests in flight over the 0.5 s before "
                    "the sample (growth of time_in_queue in /sys/block/*/stat) x request "

@@ -29,7 +29,8 @@
 # under the ftrace function profiler counting the dma-iommu map/unmap
 # time and one counting the requests sent to the IOMMU. In rep 1 of the
 # POOL_MODES boots a guest sampler records the pool's bytes and the bytes
-# in flight every 0.5 s, during the runs and for IDLE s of idling after.
+# in flight every 0.5 s, during one more, unmeasured, pass over the
+# workloads after the measured runs and for IDLE s of idling after.
 # Then one -smp DMAB_SMP boot per DMAB_MODES mode runs dma_map_benchmark
 # on pci-testdev (bench/guest/dmab.sh).
 #
@@ -444,7 +445,8 @@ n_net_pool=$(( NET_POOL_SECS * ${#net_pool_modes[@]} ))
 # Boot and power-off take well under a minute under TCG; allow generously
 # for that plus warm-up, measurement and fio's start-up per workload.
 timeout_fio=$(( 300 + n_wl * (WARMUP + RUNTIME + PRIME + 60) ))
-timeout_rep1=$(( timeout_fio + IDLE + 30 + PROFILE * n_wl * (WARMUP + 2 * PROF_RUNTIME + 60) ))
+timeout_rep1=$(( timeout_fio + IDLE + 30 + n_wl * (WARMUP + RUNTIME + 30) \
+	+ PROFILE * n_wl * (WARMUP + 2 * PROF_RUNTIME + 60) ))
 timeout_dmab=$(( 300 + n_dmab * (DMAB_SECONDS + 30) ))
 timeout_policy=$(( 300 + n_pol * (WARMUP + RUNTIME + 30) + n_pol / ROUNDS * (PRIME + 30) ))
 # A NIC mode switch may unbind, retype and bind both NICs and set the pair

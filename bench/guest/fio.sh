@@ -27,8 +27,9 @@
 #       pool=1: the bounce pool's "bytes", the device's in-flight requests
 #       and its time_in_queue (/sys/block/<dev>/stat field 11: request-
 #       milliseconds, so its growth over an interval is the mean number of
-#       requests in flight), sampled every 0.5 s during the runs and
-#       idle=SEC after
+#       requests in flight), sampled every 0.5 s during a pass over the
+#       workloads after the measured runs (WARMUP + RUNTIME s each, not
+#       measured) and idle=SEC after it
 #   @@IOB PROF rw=<rw> bs=<bytes> set=map|req bytes=<n> func=<f> hits=<n> time_us=<t>
 #       profile=SEC: after the measured runs, per workload one fio run
 #       under the ftrace function profiler with the dma-iommu map/unmap
@@ -221,13 +222,7 @@ runfio() {
 }
 
 spid=
-if [ "$POOLT" = 1 ]; then
-	[ -r "$stats" ] || fail "pool=1 but no bounce pool stats at $stats"
-	rm -f /tmp/poolt /tmp/iob-stop
-	phase start 0
-	sampler &
-	spid=$!
-fi
+[ "$POOLT" = 1 ] && [ ! -r "$stats" ] && fail "pool=1 but no bounce pool stats at $stats"
 
 # pool_stat KEY: a value of the pool's stats, empty without a pool
 pool_stat() { [ -r "$stats" ] && sed -n "s/^$1: //p" "$stats"; }
@@ -344,6 +339,22 @@ else
 	done
 	for w in $workloads; do
 		measure "$w"
+	done
+fi
+
+# The pool pass: every workload once more, unmeasured, with the sampler
+# on. Sampling during the measured runs would slow only the modes that
+# are sampled, against the ones they are compared with.
+if [ "$POOLT" = 1 ]; then
+	rm -f /tmp/poolt /tmp/iob-stop
+	phase start 0
+	sampler &
+	spid=$!
+	for w in $workloads; do
+		rw=${w%%:*} bytes=$(to_bytes "${w#*:}")
+		phase "$rw-$bytes" "$bytes"
+		proto "STEP pool pass rw=$rw bs=$bytes"
+		runfio "$rw" "$bytes" "$WARMUP" "$RUNTIME" /tmp/fio.out
 	done
 fi
 
