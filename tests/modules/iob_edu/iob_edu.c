@@ -26,6 +26,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -58,6 +59,10 @@
 #define IOB_RESULT_MAX	4096
 /* Long-lived mappings the "ll_" commands keep, at most */
 #define IOB_LL_MAX	64
+/* Entries of the scatterlist the "sg_" commands map, at most */
+#define IOB_SG_MAX	8
+/* Byte each of them is filled with: IOB_SG_PAT + its index */
+#define IOB_SG_PAT	0x40
 /* How page_pool (PP_FLAG_DMA_MAP) maps its pages */
 #define IOB_LL_ATTRS	(DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_WEAK_ORDERING)
 
@@ -76,6 +81,10 @@ struct iob_edu {
 	dma_addr_t ll_dma[IOB_LL_MAX];
 	unsigned int ll_nr;
 	size_t ll_len;
+
+	struct page *sg_page[IOB_SG_MAX];	/* see iob_sg_cmd() */
+	struct scatterlist sg[IOB_SG_MAX];
+	unsigned int sg_nr;		/* entries mapped, 0: none */
 
 	void *scratch;			/* coherent page to fill and read edu's buffer */
 	dma_addr_t scratch_dma;
@@ -281,6 +290,81 @@ static int iob_ll_cmd(int argc, char **argv, u64 a1, u64 a2, u64 a3)
 	return -ENOIOCTLCMD;
 }
 
+static void iob_sg_free(void)
+{
+	unsigned int i;
+
+	if (iob->sg_nr)
+		dma_unmap_sg(&iob->pdev->dev, iob->sg, iob->sg_nr,
+			     DMA_BIDIRECTIONAL);
+	for (i = 0; i < iob->sg_nr; i++)
+		__free_page(iob->sg_page[i]);
+	iob->sg_nr = 0;
+}
+
+/*
+ * A scatterlist mapped with dma_map_sg(), the way block and network
+ * drivers map multi-segment requests.
+ *   sg_map N LEN   N entries of LEN bytes, each at the start of a page of
+ *                  its own (entry i filled with IOB_SG_PAT + i, the rest
+ *                  of its page 0x00), mapped DMA_BIDIRECTIONAL; reports
+ *                  "nents=<returned>" and "dma=.. len=.." per DMA segment
+ *   sg_unmap       dma_unmap_sg() them; summary of each page, one a line
+ * The device reads and writes the segments with dev_read/dev_write LEN DMA.
+ * Return: -ENOIOCTLCMD if @argv is not one of these.
+ */
+static int iob_sg_cmd(int argc, char **argv, u64 a1, u64 a2)
+{
+	struct device *dev = &iob->pdev->dev;
+	struct scatterlist *s;
+	unsigned int i;
+	int nents;
+
+	if (!strcmp(argv[0], "sg_map") && argc == 3) {
+		if (iob->sg_nr || !a1 || a1 > IOB_SG_MAX || !a2 || a2 > PAGE_SIZE)
+			return -EINVAL;
+		sg_init_table(iob->sg, a1);
+		for (i = 0; i < a1; i++) {
+			struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+
+			if (!page) {
+				while (i--)
+					__free_page(iob->sg_page[i]);
+				return -ENOMEM;
+			}
+			memset(page_address(page), IOB_SG_PAT + i, a2);
+			iob->sg_page[i] = page;
+			sg_set_page(&iob->sg[i], page, a2, 0);
+		}
+		nents = dma_map_sg(dev, iob->sg, a1, DMA_BIDIRECTIONAL);
+		if (!nents) {
+			for (i = 0; i < a1; i++)
+				__free_page(iob->sg_page[i]);
+			return -EIO;
+		}
+		iob->sg_nr = a1;
+		iob_out("nents=%d\n", nents);
+		for_each_sg(iob->sg, s, nents, i)
+			iob_out("dma=0x%llx len=%u\n", (u64)sg_dma_address(s),
+				sg_dma_len(s));
+		return 0;
+	}
+	if (!strcmp(argv[0], "sg_unmap") && argc == 1) {
+		unsigned int nr = iob->sg_nr;
+
+		if (!nr)
+			return -EINVAL;
+		dma_unmap_sg(dev, iob->sg, nr, DMA_BIDIRECTIONAL);
+		iob->sg_nr = 0;
+		for (i = 0; i < nr; i++) {
+			iob_summary(page_address(iob->sg_page[i]), PAGE_SIZE);
+			__free_page(iob->sg_page[i]);
+		}
+		return 0;
+	}
+	return -ENOIOCTLCMD;
+}
+
 /*
  * Commands (numbers in C syntax, 0x.. allowed):
  *   alloc LEN OFF PAT [NEIGH]  new buffer: region filled with NEIGH (0x11),
@@ -300,6 +384,7 @@ static int iob_ll_cmd(int argc, char **argv, u64 a1, u64 a2, u64 a3)
  *   untrusted 0|1              set pci_dev->untrusted
  *   mask BITS                  dma_set_mask_and_coherent()
  *   ll_*                       long-lived mappings, see iob_ll_cmd()
+ *   sg_*                       scatterlists, see iob_sg_cmd()
  */
 static int iob_edu_cmd(char *line)
 {
@@ -322,6 +407,9 @@ static int iob_edu_cmd(char *line)
 		return -EINVAL;
 
 	ret = iob_ll_cmd(argc, argv, a1, a2, a3);
+	if (ret != -ENOIOCTLCMD)
+		return ret;
+	ret = iob_sg_cmd(argc, argv, a1, a2);
 	if (ret != -ENOIOCTLCMD)
 		return ret;
 	if (!strcmp(argv[0], "alloc") && argc >= 4) {
@@ -499,6 +587,7 @@ static void iob_edu_remove(struct pci_dev *pdev)
 	mutex_lock(&iob->lock);
 	iob_free_buffer();
 	iob_ll_free();
+	iob_sg_free();
 	mutex_unlock(&iob->lock);
 	/* untrusted is the PCI core's: leave the device as we found it */
 	pdev->untrusted = false;
