@@ -82,7 +82,7 @@ struct iob_edu {
 	unsigned int ll_nr;
 	size_t ll_len;
 
-	struct page *sg_page[IOB_SG_MAX];	/* see iob_sg_cmd() */
+	struct page *sg_pages[IOB_SG_MAX];	/* see iob_sg_cmd() */
 	struct scatterlist sg[IOB_SG_MAX];
 	unsigned int sg_nr;		/* entries mapped, 0: none */
 
@@ -298,7 +298,7 @@ static void iob_sg_free(void)
 		dma_unmap_sg(&iob->pdev->dev, iob->sg, iob->sg_nr,
 			     DMA_BIDIRECTIONAL);
 	for (i = 0; i < iob->sg_nr; i++)
-		__free_page(iob->sg_page[i]);
+		__free_page(iob->sg_pages[i]);
 	iob->sg_nr = 0;
 }
 
@@ -329,17 +329,17 @@ static int iob_sg_cmd(int argc, char **argv, u64 a1, u64 a2)
 
 			if (!page) {
 				while (i--)
-					__free_page(iob->sg_page[i]);
+					__free_page(iob->sg_pages[i]);
 				return -ENOMEM;
 			}
 			memset(page_address(page), IOB_SG_PAT + i, a2);
-			iob->sg_page[i] = page;
+			iob->sg_pages[i] = page;
 			sg_set_page(&iob->sg[i], page, a2, 0);
 		}
 		nents = dma_map_sg(dev, iob->sg, a1, DMA_BIDIRECTIONAL);
 		if (!nents) {
 			for (i = 0; i < a1; i++)
-				__free_page(iob->sg_page[i]);
+				__free_page(iob->sg_pages[i]);
 			return -EIO;
 		}
 		iob->sg_nr = a1;
@@ -357,12 +357,12 @@ static int iob_sg_cmd(int argc, char **argv, u64 a1, u64 a2)
 		dma_unmap_sg(dev, iob->sg, nr, DMA_BIDIRECTIONAL);
 		iob->sg_nr = 0;
 		for (i = 0; i < nr; i++) {
-			iob_summary(page_address(iob->sg_page[i]), PAGE_SIZE);
-			__free_page(iob->sg_page[i]);
+			iob_summary(page_address(iob->sg_pages[i]), PAGE_SIZE);
+			__free_page(iob->sg_pages[i]);
 		}
 		return 0;
 	}
-	return -ENOIOCTLCMD;
+	return strncmp(argv[0], "sg_", 3) ? -ENOIOCTLCMD : -EINVAL;
 }
 
 /*
