@@ -93,18 +93,18 @@ _net_pair() {
 		_i=$((_i + 1))
 	done
 	ip link set "$_ib" netns "$NET_PID" ||
-		{ _fail "cannot move $_ib into a network namespace"; return 1; }
+		{ _fail "cannot move $_ib into a network namespace"; _net_unpair; return 1; }
 	ip addr add "$NET_A/24" dev "$_ia" && ip link set "$_ia" up ||
-		{ _fail "cannot configure $_ia"; return 1; }
+		{ _fail "cannot configure $_ia"; _net_unpair; return 1; }
 	_net_ns ip link set lo up
 	_net_ns ip addr add "$NET_B/24" dev "$_ib" && _net_ns ip link set "$_ib" up ||
-		{ _fail "cannot configure $_ib in the namespace"; return 1; }
+		{ _fail "cannot configure $_ib in the namespace"; _net_unpair; return 1; }
 	echo "$1: $_ia ($NET_PCI_A, group $NET_GRP_A) $NET_A <-> $_ib ($NET_PCI_B, group $NET_GRP_B) $NET_B in netns of pid $NET_PID"
 	# Link up takes a moment (e1000e autonegotiation): wait for ping
 	_i=0
 	until ping -c 1 -W 1 "$NET_B" >/dev/null 2>&1; do
 		_i=$((_i + 1))
-		[ $_i -lt 30 ] || { _fail "$1: no ping reply from $NET_B in 30 s"; return 1; }
+		[ $_i -lt 30 ] || { _fail "$1: no ping reply from $NET_B in 30 s"; _net_unpair; return 1; }
 	done
 }
 
@@ -136,28 +136,33 @@ _net_unpair() {
 
 # _net_release MODEL: unbind both NICs of the last pair from their driver,
 # _fail unless their groups' pools then hold no slot in use (the driver's
-# teardown gave every bounced mapping back), and bind them again.
+# teardown gave every bounced mapping back), and bind them again (also
+# when something failed half-way).
 _net_release() {
 	_net_drv=
+	_rel=0
 	for _p in "$NET_PCI_A" "$NET_PCI_B"; do
 		_d=$(readlink "/sys/bus/pci/devices/$_p/driver") ||
-			{ _fail "$1 $_p has no driver to unbind"; return 1; }
+			{ _fail "$1 $_p has no driver to unbind"; _rel=1; break; }
 		_d=${_d##*/}
 		echo "$_p" >"/sys/bus/pci/drivers/$_d/unbind" ||
-			{ _fail "cannot unbind $1 $_p from $_d"; return 1; }
+			{ _fail "cannot unbind $1 $_p from $_d"; _rel=1; break; }
 		_net_drv="$_net_drv $_p=$_d"
 	done
-	for _g in "$NET_GRP_A" "$NET_GRP_B"; do
-		_bounce_stat "$_g" bytes >/dev/null ||
-			{ _fail "$1: group $_g has no bounce pool"; continue; }
-		_expect_eq "$(_bounce_in_use "$_g")" 0 "$1 unbound: slots in use in group $_g"
-	done
+	if [ $_rel = 0 ]; then
+		for _g in "$NET_GRP_A" "$NET_GRP_B"; do
+			_bounce_stat "$_g" bytes >/dev/null ||
+				{ _fail "$1: group $_g has no bounce pool"; continue; }
+			_expect_eq "$(_bounce_in_use "$_g")" 0 "$1 unbound: slots in use in group $_g"
+		done
+	fi
 	for _pd in $_net_drv; do
 		echo "${_pd%%=*}" >"/sys/bus/pci/drivers/${_pd#*=}/bind" ||
-			{ _fail "cannot bind ${_pd%%=*} to ${_pd#*=} again"; return 1; }
+			{ _fail "cannot bind ${_pd%%=*} to ${_pd#*=} again"; _rel=1; }
 	done
 	_net_wait_ifaces "$NET_PCI_A" "$NET_PCI_B" ||
-		_fail "$1: no network interfaces 30 s after binding again"
+		{ _fail "$1: no network interfaces 30 s after binding again"; _rel=1; }
+	return $_rel
 }
 
 # _net_tcp_check FROM TO LABEL: send 8 MiB of random data over TCP from
@@ -223,6 +228,16 @@ _net_irq_maps() {
 # refilling the receive ring, or transmit completion).
 _net_test() {
 	_net_pair "$1" "$2" || return 1
+	_net_modes "$1"
+	_rc=$?
+	_net_unpair
+	_net_release "$1" || _rc=1
+	return $_rc
+}
+
+# _net_modes MODEL: _net_test's checks on the pair, one policy after the
+# other
+_net_modes() {
 	for mode in off on auto; do
 		_bounce_mode "$NET_GRP_A" "$mode" 131072 || return 1
 		_bounce_mode "$NET_GRP_B" "$mode" 131072 || return 1
@@ -250,10 +265,6 @@ _net_test() {
 	done
 	_bounce_stats "$NET_GRP_A" | grep -E '^(maps|bytes|fallback_|slots_|class_)'
 	_bounce_stats "$NET_GRP_B" | grep -E '^(maps|bytes|fallback_|slots_|class_)'
-	_bounce_mode "$NET_GRP_A" auto 16384
-	_bounce_mode "$NET_GRP_B" auto 16384
-	_net_unpair
-	_net_release "$1"
 }
 
 # _net_hold MODEL N SECS: with bouncing on (every class) in the receiving
@@ -262,6 +273,15 @@ _net_test() {
 # HOLD_MAX, HOLD_MED (bytes) and HOLD_RX (packets received).
 _net_hold() {
 	_net_pair "$1" "$2" || return 1
+	_net_stream "$@"
+	_rc=$?
+	_net_unpair
+	_net_release "$1" || _rc=1
+	return $_rc
+}
+
+# _net_stream MODEL N SECS: _net_hold's stream and samples on the pair
+_net_stream() {
 	_bounce_mode "$NET_GRP_A" on 131072 || return 1
 	_bounce_mode "$NET_GRP_B" on 131072 || return 1
 	_rx0=$(cat "/sys/class/net/$NET_IF_A/statistics/rx_packets")
@@ -288,8 +308,4 @@ _net_hold() {
 	echo
 	grep -E 'receiver|sender' "$IOB_STATE/hold.cli" | tail -n 2
 	echo "$1: $HOLD_RX packets received in $3 s; pool bytes held: max $HOLD_MAX, median $HOLD_MED"
-	_bounce_mode "$NET_GRP_A" auto 16384
-	_bounce_mode "$NET_GRP_B" auto 16384
-	_net_unpair
-	_net_release "$1"
 }
