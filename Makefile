@@ -52,7 +52,7 @@ initramfs:
 shell: kernel-test initramfs
 	@echo "== booting the test kernel with a shell (poweroff -f or exit to leave)"
 	testbed/qemu.sh --kernel $(IOB_CACHE)/out/test/bzImage \
-		--initrd $(IOB_CACHE)/out/initrd.cpio --timeout 0 --append "iob.run=shell"
+		--initrd $(or $(IOB_INITRD),$(IOB_CACHE)/out/initrd.cpio) --timeout 0 --append "iob.run=shell"
 
 clean:
 	@echo "== removing results/"

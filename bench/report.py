@@ -297,7 +297,8 @@ def flt(s):
 
 class Targets:
     """Collects target verdicts: MET / NOT MET / NOT EVALUATED, and
-    INCONCLUSIVE for the NIC bench's interval targets."""
+    INCONCLUSIVE for the targets judged on an interval that holds the
+    threshold."""
 
     def __init__(self):
         self.lines = []
@@ -642,7 +643,8 @@ def net_targets(T, cells, cost, iommu, nic, accel):
         iv = paired_interval(c[a], c[b])
         T.verdict(what, verdict(iv, factor),
                   "fewer than 2 rounds with both: no interval" if iv is None else
-                  f"{fmt_iv(iv)} (t = {iv.t:.3f}); needs >= {factor:.2f} x")
+                  f"{fmt_iv(iv)} rounds of one boot (t = {iv.t:.3f}); "
+                  f"needs >= {factor:.2f} x")
     for k in sorted({(x[2], x[3]) for x in cost if x[:2] == (iommu, nic)}):
         what = f"{net_label(*k)}: IOMMU requests per packet, bounce <= 1 % of strict"
         x, s = cost.get((iommu, nic) + k + ("bounce",)), cost.get((iommu, nic) + k + ("strict",))

@@ -12,9 +12,10 @@
 #   for rep in 1..REPS: for iommu in IOMMUS: for mode in MODES: one boot
 #                       then one policy boot per IOMMU
 #
-# Repetition r boots the modes rotated by r - 1 (strict lazy bounce, then
-# lazy bounce strict, ...), so that no mode always boots first, or
-# always right after the same one.
+# Repetition r boots the modes in reverse when r is even, rotated by
+# r - 1 (strict lazy bounce; lazy strict bounce; bounce strict lazy;
+# ...), so that no mode always boots first or always right after the
+# same one.
 #
 # A policy boot compares the bounce policies of one kernel in one boot: it
 # switches the NVMe group's policy at run time (sysfs: bounce,
@@ -783,8 +784,14 @@ net_extra() {
 }
 
 for rep in $(seq 1 "$REPS"); do
-	rot=$(( (rep - 1) % ${#modes[@]} ))
-	rep_modes=("${modes[@]:rot}" "${modes[@]:0:rot}")
+	base=("${modes[@]}")
+	if (( rep % 2 == 0 )); then
+		for (( i = 0, j = ${#base[@]} - 1; i < j; i++, j-- )); do
+			m=${base[i]} base[i]=${base[j]} base[j]=$m
+		done
+	fi
+	rot=$(( (rep - 1) % ${#base[@]} ))
+	rep_modes=("${base[@]:rot}" "${base[@]:0:rot}")
 	log "rep $rep/$REPS boots the modes in this order: ${rep_modes[*]}"
 	for iommu in "${iommus[@]}"; do
 		for mode in "${rep_modes[@]}"; do
