@@ -190,7 +190,7 @@ def paired(data, iommu, rw, bs, a_mode, b_mode, unit_of=None):
     two units."""
     a = dict(data.get((iommu, rw, a_mode, bs), []))
     b = dict(data.get((iommu, rw, b_mode, bs), []))
-    return unit_interval(a, b, unit_of)
+    return paired_interval(a, b, unit_of)
 
 
 def policy_boot_of(pboots, iommu):
@@ -389,7 +389,7 @@ def t975(df):
     return T975[max(k for k in T975 if k <= df)]
 
 
-def unit_interval(a, b, unit_of=None):
+def paired_interval(a, b, unit_of=None):
     """Rates of two modes by rep ({rep: rate}), paired by rep: the
     geometric mean of the ratios a/b and its 95 % interval, mean of the
     log ratios +- t(n-1) x their standard error, back-transformed, where
@@ -409,12 +409,6 @@ def unit_interval(a, b, unit_of=None):
     t = t975(n - 1)
     half = t * statistics.stdev(logs) / math.sqrt(n)
     return Interval(math.exp(m), math.exp(m - half), math.exp(m + half), n, t)
-
-
-def paired_interval(a, b):
-    """Rates of two modes by round ({round: rate}), paired within each
-    round, each round a unit (see unit_interval)."""
-    return unit_interval(a, b)
 
 
 def verdict(iv, threshold, at_least=True):

@@ -102,23 +102,23 @@ class UnitInterval(unittest.TestCase):
         # boot average to 0.1, 0.2, 0.3: n=3, t(2)=4.303, sd 0.1
         logs = [0.05, 0.15, 0.25, 0.15, 0.3, 0.3]
         boot = {1: "A", 2: "A", 3: "B", 4: "B", 5: "C", 6: "C"}
-        iv = report.unit_interval(*rates(logs), boot.get)
+        iv = report.paired_interval(*rates(logs), boot.get)
         self.assertEqual((iv.n, iv.t), (3, 4.303))
         half = 4.303 * 0.1 / math.sqrt(3)
         self.assertAlmostEqual(iv.gm, math.exp(0.2))
         self.assertAlmostEqual(iv.lo, math.exp(0.2 - half))
         self.assertAlmostEqual(iv.hi, math.exp(0.2 + half))
         # Counted as 6 independent pairs it would be far narrower
-        naive = report.unit_interval(*rates(logs))
+        naive = report.paired_interval(*rates(logs))
         self.assertEqual(naive.n, 6)
         self.assertLess(naive.hi - naive.lo, iv.hi - iv.lo)
 
     def test_one_boot_is_no_interval(self):
-        self.assertIsNone(report.unit_interval(*rates([0.1, 0.2, 0.3]), lambda r: "A"))
+        self.assertIsNone(report.paired_interval(*rates([0.1, 0.2, 0.3]), lambda r: "A"))
 
-    def test_without_units_is_paired_interval(self):
+    def test_each_rep_its_own_unit_by_default(self):
         a, b = rates([0.1, 0.2, 0.3, 0.4])
-        self.assertEqual(report.unit_interval(a, b), report.paired_interval(a, b))
+        self.assertEqual(report.paired_interval(a, b, lambda r: r), report.paired_interval(a, b))
 
     def test_paired_policy_boots(self):
         data = {("v", "read", "bounce-auto", 4096): [(1, 110), (2, 130), (3, 120), (4, 100)],
