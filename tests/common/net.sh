@@ -68,17 +68,17 @@ _net_wait_ifaces() {
 
 # _net_pair MODEL N: bring the pair up as 169.254.N.1 (this namespace)
 # and 169.254.N.2 (a new network namespace held by a sleeping process).
-# Sets NET_PID (run commands there with _net_ns CMD...), NET_A, NET_B
-# (the two addresses), NET_IF_A, NET_IF_B (the interfaces; B's /sys/class/net
-# entry is in the namespace), NET_PCI_A, NET_PCI_B, NET_GRP_A, NET_GRP_B
-# (their IOMMU groups). Undo with _net_unpair.
+# Sets NET_MODEL, NET_PID (run commands there with _net_ns CMD...),
+# NET_A, NET_B (the two addresses), NET_IF_A, NET_IF_B (the interfaces;
+# B's /sys/class/net entry is in the namespace), NET_PCI_A, NET_PCI_B,
+# NET_GRP_A, NET_GRP_B (their IOMMU groups). Undo with _net_unpair.
 _net_pair() {
 	_l=$(_nic_ifaces "$1") || return 1
 	NET_PCI_A=$(echo "$_l" | sed -n '1s/ .*//p')
 	NET_PCI_B=$(echo "$_l" | sed -n '2s/ .*//p')
 	_ia=$(echo "$_l" | sed -n '1s/.* //p')
 	_ib=$(echo "$_l" | sed -n '2s/.* //p')
-	NET_IF_A=$_ia NET_IF_B=$_ib
+	NET_MODEL=$1 NET_IF_A=$_ia NET_IF_B=$_ib
 	NET_GRP_A=$(_group_of "$NET_PCI_A") || { _fail "$1 $NET_PCI_A has no IOMMU group"; return 1; }
 	NET_GRP_B=$(_group_of "$NET_PCI_B") || { _fail "$1 $NET_PCI_B has no IOMMU group"; return 1; }
 	NET_A=169.254.$2.1
@@ -227,11 +227,19 @@ _net_irq_maps() {
 # pools map, and some of the mappings are made in interrupt context (NAPI
 # refilling the receive ring, or transmit completion).
 _net_test() {
+	_net_on_pair "$1" "$2" _net_modes "$1"
+}
+
+# _net_on_pair MODEL N CMD ARGS...: pair the MODEL NICs as N, run CMD
+# ARGS... on the pair, then undo and release the pair whatever CMD did;
+# fails if CMD or the release failed
+_net_on_pair() {
 	_net_pair "$1" "$2" || return 1
-	_net_modes "$1"
+	shift 2
+	"$@"
 	_rc=$?
 	_net_unpair
-	_net_release "$1" || _rc=1
+	_net_release "$NET_MODEL" || _rc=1
 	return $_rc
 }
 
@@ -272,12 +280,7 @@ _net_modes() {
 # bytes every second. Prints every sample, the max and the median; sets
 # HOLD_MAX, HOLD_MED (bytes) and HOLD_RX (packets received).
 _net_hold() {
-	_net_pair "$1" "$2" || return 1
-	_net_stream "$@"
-	_rc=$?
-	_net_unpair
-	_net_release "$1" || _rc=1
-	return $_rc
+	_net_on_pair "$1" "$2" _net_stream "$@"
 }
 
 # _net_stream MODEL N SECS: _net_hold's stream and samples on the pair
