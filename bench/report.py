@@ -728,73 +728,89 @@ def net_section(R, meta, T, accel):
         keys_by[(k[0], k[1])].append(k)
     md = ["", "## NIC bench", ""] + net_intro(meta)
     for (iommu, nic), keys in keys_by.items():
-        modes = ordered({m for k in keys for m in cells[k]}, NET_MODE_ORDER)
-        head = ["mode"] + [f"{net_label(k[2], k[3])} ({NET_KINDS[k[2]][1]})" for k in keys]
-        md += ["", f"### {IOMMU_NAME.get(iommu, iommu)}, {nic}", "",
-               "Median [min-max] over the rounds:", ""]
-        md += table(head, net_rate_rows(cells, keys, modes))
-        md += ["", "Paired ratios, the runs of one round against each other: geometric "
-               "mean of the ratios [95 % interval: mean of the log ratios +- t(n-1) "
-               "standard errors, back-transformed], n rounds. The rounds share one "
-               "boot, seconds apart: the interval holds the noise between runs, not "
-               "what differs from boot to boot (the block bench's mode boots do):", ""]
-        md += table(["modes"] + head[1:], net_paired_rows(cells, keys, modes))
-        pk = [k for k in keys if any(c[:4] == k for c in cost)]
-        phead = ["mode"] + [net_label(k[2], k[3]) for k in pk]
-        rows = net_cost_rows(cost, iommu, nic, pk, modes)
-        if rows:
-            md += ["", f"IOMMU requests per packet (profiler pass: calls of "
-                   f"{meta.get('req_funcs.' + iommu, '?').replace('+', ', ')} over "
-                   f"{meta.get('net_prof_runtime', '?')} s of one unmeasured run per mode "
-                   "and test, per packet both NICs sent and received in that window; "
-                   "[requests / packets]):", ""]
-            md += table(phead, rows)
-        rows = net_copy_rows(copy, iommu, nic, pk, modes)
-        if rows:
-            md += ["", "What the pools did in the same windows, per packet: mappings "
-                   "bounced and the bytes of those mappings (each is copied in on "
-                   "map and, for a receive buffer, out on unmap; a receive buffer "
-                   "is copied whole, however short the packet in it):", ""]
-            md += table(phead, rows)
-        ml = net_maps_line(maps, iommu, nic)
-        if ml:
-            md += ["", "Mappings the two pools served in a mode's runs of a round (median "
-                   "over the rounds): " + "; ".join(ml) + "."]
-        prow = net_pool_rows(pool, meta, iommu, nic)
-        if prow:
-            md += ["", "Pool memory of the receiving NIC's group during one sustained iperf3 "
-                   "stream into it, sampled every second (results/net-pool.csv):", ""]
-            md += table(["mode", "samples", "max KiB", "median KiB", "last KiB",
-                         "stream Mbit/s"], prow)
+        md += net_nic_section(meta, cells, cost, copy, pool, maps, iommu, nic, keys)
         net_targets(T, cells, cost, iommu, nic, accel)
     write_net_costs(R, cost)
     write_net_plot(R, cells, keys_by, meta)
     return md
 
 
-def main():
+def net_nic_section(meta, cells, cost, copy, pool, maps, iommu, nic, keys):
+    """One IOMMU and NIC of the NIC bench: rates, paired ratios, requests
+    and bounced bytes per packet, the pools' mappings and memory."""
+    modes = ordered({m for k in keys for m in cells[k]}, NET_MODE_ORDER)
+    head = ["mode"] + [f"{net_label(k[2], k[3])} ({NET_KINDS[k[2]][1]})" for k in keys]
+    md = ["", f"### {IOMMU_NAME.get(iommu, iommu)}, {nic}", "",
+          "Median [min-max] over the rounds:", ""]
+    md += table(head, net_rate_rows(cells, keys, modes))
+    md += ["", "Paired ratios, the runs of one round against each other: geometric "
+           "mean of the ratios [95 % interval: mean of the log ratios +- t(n-1) "
+           "standard errors, back-transformed], n rounds. The rounds share one "
+           "boot, seconds apart: the interval holds the noise between runs, not "
+           "what differs from boot to boot (the block bench's mode boots do):", ""]
+    md += table(["modes"] + head[1:], net_paired_rows(cells, keys, modes))
+    pk = [k for k in keys if any(c[:4] == k for c in cost)]
+    phead = ["mode"] + [net_label(k[2], k[3]) for k in pk]
+    rows = net_cost_rows(cost, iommu, nic, pk, modes)
+    if rows:
+        md += ["", f"IOMMU requests per packet (profiler pass: calls of "
+               f"{meta.get('req_funcs.' + iommu, '?').replace('+', ', ')} over "
+               f"{meta.get('net_prof_runtime', '?')} s of one unmeasured run per mode "
+               "and test, per packet both NICs sent and received in that window; "
+               "[requests / packets]):", ""]
+        md += table(phead, rows)
+    rows = net_copy_rows(copy, iommu, nic, pk, modes)
+    if rows:
+        md += ["", "What the pools did in the same windows, per packet: mappings "
+               "bounced and the bytes of those mappings (each is copied in on "
+               "map and, for a receive buffer, out on unmap; a receive buffer "
+               "is copied whole, however short the packet in it):", ""]
+        md += table(phead, rows)
+    ml = net_maps_line(maps, iommu, nic)
+    if ml:
+        md += ["", "Mappings the two pools served in a mode's runs of a round (median "
+               "over the rounds): " + "; ".join(ml) + "."]
+    prow = net_pool_rows(pool, meta, iommu, nic)
+    if prow:
+        md += ["", "Pool memory of the receiving NIC's group during one sustained iperf3 "
+               "stream into it, sampled every second (results/net-pool.csv):", ""]
+        md += table(["mode", "samples", "max KiB", "median KiB", "last KiB",
+                     "stream Mbit/s"], prow)
+    return md
+
+
+# ---- The block bench's part of report.md (main() and its pieces) ----
+
+# What main() read for the block bench, and the medians of fio.csv:
+# med of the mode boots, pmed of the policy boots
+Block = namedtuple("Block", "R meta data pdata pboots med pmed cost dmab poolt "
+                            "classes decisions")
+# One IOMMU's workloads and modes in the mode boots (wls, modes) and in the
+# policy boots (pwls, pmodes), and how fio's buffers were allocated (huge)
+View = namedtuple("View", "iommu wls modes pwls pmodes huge")
+
+
+def parse_args():
+    """The command line: --results DIR and --accel."""
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", default=os.path.join(top, "results"))
     ap.add_argument("--accel", help="override the accelerator in results/meta")
-    a = ap.parse_args()
-    R = a.results
+    return ap.parse_args()
 
-    data, pdata, pboots = read_fio(os.path.join(R, "fio.csv"))
-    meta = read_meta(os.path.join(R, "meta"))
-    accel = a.accel or meta.get("accel", "unknown")
-    prof = read_rows(os.path.join(R, "prof.csv"))
-    cpu = read_rows(os.path.join(R, "cpu.csv"))
-    poolt = read_rows(os.path.join(R, "pool-time.csv"))
-    dmab = read_rows(os.path.join(R, "dmab.csv"))
-    classes = read_rows(os.path.join(R, "classes.csv"))
-    decisions = read_rows(os.path.join(R, "decisions.csv"))
-    cost, funcs = costs(prof, cpu)
 
-    reps = sorted({len(v) for v in data.values()}) or [0]
+def medians(data):
+    """(iommu, rw, mode, bs) -> median IOPS over its runs."""
+    return {k: statistics.median(i for _, i in v) for k, v in data.items()}
+
+
+def header_lines(B, accel):
+    """report.md's title and what was run, from meta and fio.csv."""
+    meta = B.meta
+    reps = sorted({len(v) for v in B.data.values()}) or [0]
     reps_s = str(reps[0]) if len(reps) == 1 else f"{reps[0]}-{reps[-1]} (uneven)"
     title = "fio, DMA costs, dma_map_benchmark, pool memory"
-    if os.path.exists(os.path.join(R, "net.csv")):
+    if os.path.exists(os.path.join(B.R, "net.csv")):
         title += ", NIC"
     md = [f"# iobounce bench: {title}", ""]
     md += [
@@ -812,6 +828,13 @@ def main():
         f"- {meta.get('qemu', 'QEMU version unknown')}; host CPU: "
         f"{meta.get('host_cpu', 'unknown')} ({meta.get('host_cpus', '?')} CPUs)",
     ]
+    return md + header_notes(meta, accel)
+
+
+def header_notes(meta, accel):
+    """The header's optional lines: each mode's kernel arguments, the boots
+    retried, the TCG caveat."""
+    md = []
     margs = {k[len("mode_args."):]: v for k, v in meta.items()
              if k.startswith("mode_args.")}
     if margs:
@@ -825,365 +848,535 @@ def main():
         md.append("- note: under TCG a guest memcpy is slow and an IOMMU request "
                   "is cheap compared with KVM; ratios here need not hold on KVM "
                   "or bare metal")
+    return md
 
-    T = Targets()
-    iommus = ordered({k[0] for k in data} | {k[0] for k in pdata}, IOMMU_ORDER)
-    med = {}  # (iommu, rw, mode, bs) -> median IOPS
-    for k, v in data.items():
-        med[k] = statistics.median(i for _, i in v)
-    pmed = {k: statistics.median(i for _, i in v) for k, v in pdata.items()}
 
-    for iommu in iommus:
-        md += ["", f"## {IOMMU_NAME.get(iommu, iommu)}"]
-        wls = sorted({(k[1], k[3]) for k in data if k[0] == iommu}, key=wl_key)
-        modes = ordered_modes(k[2] for k in data if k[0] == iommu)
-        head = ["mode"] + [f"{rw} {bs_label(b)}" for rw, b in wls]
-        huge = ("fio's buffers in huge pages (each I/O one physically contiguous run)"
-                if meta.get("huge") == "1" else "fio's buffers in small pages")
-        md += ["", "### fio IOPS", "", f"One boot per mode and repetition; {huge}; "
-               f"every workload first runs {meta.get('prime', '?')} s unmeasured. "
-               "Median IOPS [min-max over the repetitions]:", ""]
-        rows, noisy = iops_table(data, med, iommu, wls, modes)
-        md += table(head, rows)
-        if noisy:
-            md += ["", f"\\* {noisy} cell(s) whose repetitions spread by more than "
-                   f"{NOISY:.0%} of the median: treat them and their ratios as noisy."]
-        md += ["", "Median throughput, MiB/s:", ""]
-        md += table(head, [[m] + [f"{med[(iommu, rw, m, b)] * b / 2**20:.1f}"
-                                  if (iommu, rw, m, b) in med else "-" for rw, b in wls]
-                           for m in modes])
-        for base in ("strict", "passthrough"):
-            if base not in modes or len(modes) < 2:
-                md += ["", f"No ratio against {base}: "
-                       + (f"{base} was not measured." if base not in modes
-                          else "no other mode was measured.")]
+def iommu_view(B, iommu):
+    """@iommu's workloads and modes of the mode boots and the policy boots."""
+    wls = sorted({(k[1], k[3]) for k in B.data if k[0] == iommu}, key=wl_key)
+    modes = ordered_modes(k[2] for k in B.data if k[0] == iommu)
+    pwls = sorted({(k[1], k[3]) for k in B.pdata if k[0] == iommu}, key=wl_key)
+    pmodes = ordered_modes(k[2] for k in B.pdata if k[0] == iommu)
+    huge = ("fio's buffers in huge pages (each I/O one physically contiguous run)"
+            if B.meta.get("huge") == "1" else "fio's buffers in small pages")
+    return View(iommu, wls, modes, pwls, pmodes, huge)
+
+
+def iommu_section(B, T, iommu):
+    """One IOMMU's part of report.md, its block targets into @T."""
+    v = iommu_view(B, iommu)
+    md = ["", f"## {IOMMU_NAME.get(iommu, iommu)}"]
+    md += fio_section(B, v)
+    if v.pwls:
+        md += policy_section(B, v)
+    md += costs_section(B, v)
+    md += dmab_section(B, iommu)
+    pool_md, pool_eval = pool_section(B, iommu)
+    md += pool_md
+    md += decisions_sections(B, v)
+    md += classes_section(B, v)
+    block_targets(T, B, v, pool_eval)
+    return md
+
+
+def fio_section(B, v):
+    """fio IOPS of the mode boots: medians [min-max], MiB/s and the ratios
+    against strict and passthrough; writes fio-<iommu>.dat."""
+    iommu, wls, modes, med = v.iommu, v.wls, v.modes, B.med
+    head = ["mode"] + [f"{rw} {bs_label(b)}" for rw, b in wls]
+    md = ["", "### fio IOPS", "", f"One boot per mode and repetition; {v.huge}; "
+          f"every workload first runs {B.meta.get('prime', '?')} s unmeasured. "
+          "Median IOPS [min-max over the repetitions]:", ""]
+    rows, noisy = iops_table(B.data, med, iommu, wls, modes)
+    md += table(head, rows)
+    if noisy:
+        md += ["", f"\\* {noisy} cell(s) whose repetitions spread by more than "
+               f"{NOISY:.0%} of the median: treat them and their ratios as noisy."]
+    md += ["", "Median throughput, MiB/s:", ""]
+    md += table(head, [[m] + [f"{med[(iommu, rw, m, b)] * b / 2**20:.1f}"
+                              if (iommu, rw, m, b) in med else "-" for rw, b in wls]
+                       for m in modes])
+    md += base_ratio_sections(med, iommu, wls, modes, head)
+    if wls:
+        write_dat(os.path.join(B.R, f"fio-{iommu}.dat"), med, iommu, wls, modes)
+    return md
+
+
+def base_ratio_sections(med, iommu, wls, modes, head):
+    """Ratio of medians against strict and against passthrough, or why
+    there is none."""
+    md = []
+    for base in ("strict", "passthrough"):
+        if base not in modes or len(modes) < 2:
+            md += ["", f"No ratio against {base}: "
+                   + (f"{base} was not measured." if base not in modes
+                      else "no other mode was measured.")]
+            continue
+        md += ["", f"Ratio of medians against {base} (>1 is faster):", ""]
+        md += table(head, ratio_table(med, iommu, wls, modes, base))
+    return md
+
+
+def policy_section(B, v):
+    """Policy boots: the bounce policies of one kernel, switched at run
+    time, interleaved run by run: IOPS, ratios against strict, auto
+    against the best fixed threshold, paired ratios and the noise floor;
+    writes policy-<iommu>.dat."""
+    iommu, pwls, pmodes, pmed = v.iommu, v.pwls, v.pmodes, B.pmed
+    phead = ["policy"] + [f"{rw} {bs_label(b)}" for rw, b in pwls]
+    md = policy_intro(B, v)
+    rows, noisy = iops_table(B.pdata, pmed, iommu, pwls, pmodes)
+    md += table(phead, rows)
+    if noisy:
+        md += ["", f"\\* {noisy} cell(s) spread by more than {NOISY:.0%} of the median."]
+    if "strict" in pmodes:
+        md += ["", "Ratio of medians against strict (same boots):", ""]
+        md += table(phead, ratio_table(pmed, iommu, pwls, pmodes, "strict"))
+    fixed = [m for m in pmodes if is_fixed(m)]
+    if "bounce-auto" in pmodes and fixed:
+        md += auto_vs_fixed_section(pmed, iommu, pwls, fixed)
+    md += policy_paired_section(B, v, fixed, phead)
+    md += noise_floor_section(pmed, iommu, pwls, fixed)
+    write_dat(os.path.join(B.R, f"policy-{iommu}.dat"), pmed, iommu, pwls, pmodes)
+    return md
+
+
+def policy_intro(B, v):
+    """The policy boots' heading and how they ran (from meta)."""
+    meta = B.meta
+    nb = len({b for (io, _), b in B.pboots.items() if io == v.iommu})
+    preps = sorted({len(x) for k, x in B.pdata.items() if k[0] == v.iommu})
+    return ["", "### Bounce policies compared in the same boots", "",
+            f"Policy boots (`{meta.get('policy_args', '?')}`, {nb or '?'} of them): "
+            "before each run the NVMe group's policy is set through sysfs "
+            "(strict: `bounce` = 0; bounce-auto: `auto`; bounce-<bytes>: 1 with "
+            "that `bounce_threshold`); every workload runs every policy "
+            f"{meta.get('rounds', '?')} times per boot, each time starting with "
+            "another policy, after an unmeasured round of "
+            f"{meta.get('prime', '?')} s per run that warms every path up (the "
+            "first run of a workload after boot is slow under any policy). The "
+            "auto policy keeps what it learnt from one of its "
+            f"runs to the next. {v.huge}; {meta.get('runtime', '?')} s per run after "
+            f"{meta.get('warmup', '?')} s warm-up; {'-'.join(map(str, preps))} "
+            "runs per cell. Median IOPS [min-max]:", ""]
+
+
+def auto_vs_fixed_section(pmed, iommu, pwls, fixed):
+    """bounce-auto's median against the best fixed threshold's, per workload."""
+    rows = []
+    for rw, b in pwls:
+        fx = [(pmed[(iommu, rw, m, b)], m) for m in fixed if (iommu, rw, m, b) in pmed]
+        a = pmed.get((iommu, rw, "bounce-auto", b))
+        if not fx or a is None:
+            continue
+        best = max(fx)
+        rows.append([f"{rw} {bs_label(b)}", f"{best[1]} {best[0]:.0f}",
+                     f"{a:.0f}", f"{a / best[0]:.2f}"])
+    md = ["", "bounce-auto against the best fixed threshold of each workload:", ""]
+    return md + table(["workload", "best fixed (median IOPS)", "bounce-auto", "ratio"], rows)
+
+
+def policy_paired_section(B, v, fixed, phead):
+    """Paired ratios of the policy boots over boots: every policy against
+    strict, bounce-auto against every fixed threshold; [] when none."""
+    # Pairs of runs a few seconds apart cancel the slow drift that
+    # the medians of separate runs carry
+    pmodes = v.pmodes
+    pairs = [(m, "strict") for m in pmodes if m != "strict" and "strict" in pmodes]
+    if "bounce-auto" in pmodes:
+        pairs += [("bounce-auto", m) for m in fixed]
+    boot_of = policy_boot_of(B.pboots, v.iommu)
+    prows = [[f"{x} / {y}"] + [fmt_paired(paired(B.pdata, v.iommu, rw, b, x, y, boot_of))
+                               for rw, b in v.pwls] for x, y in pairs]
+    if not any(c != "-" for r in prows for c in r[1:]):
+        return []
+    return ["", "Paired ratios: the runs of two policies in the same round, "
+            "geometric mean of their ratios [95 % interval over boots: the "
+            "rounds of a boot averaged (in logs) into one value, then mean "
+            "+- t(n-1) standard errors], n boots:", ""] + \
+        table(["policies"] + phead[1:], prows)
+
+
+def noise_floor_section(pmed, iommu, pwls, fixed):
+    """The ratio against strict of each fixed threshold below the block
+    size (the same path as strict); [] when there is none."""
+    # A threshold below the block size bounces nothing of it: that
+    # policy and strict take the same path, so their ratio is the
+    # noise the other ratios are read against. Only up to the
+    # largest mapping the pool serves: a larger I/O reaches the DMA
+    # layer as mappings of sizes fio does not tell.
+    ctl = [[m, f"{rw} {bs_label(b)}",
+            f"{pmed[(iommu, rw, m, b)] / pmed[(iommu, rw, 'strict', b)]:.2f}"]
+           for m in fixed if m[7:].isdigit() for rw, b in pwls
+           if int(m[7:]) < b <= POOL_MAX_MAPPING and (iommu, rw, m, b) in pmed
+           and (iommu, rw, "strict", b) in pmed]
+    if not ctl:
+        return []
+    return ["", "Noise floor: a fixed threshold below the block size sends "
+            "every mapping down the IOMMU path, as strict does; without noise "
+            "their ratio would be 1.00:", ""] + \
+        table(["policy", "workload", "ratio of medians vs strict"], ctl)
+
+
+def costs_section(B, v):
+    """DMA costs per GiB and CPU time per I/O (profiler pass, rep 1); []
+    when @v.iommu has none."""
+    iommu = v.iommu
+    ck = {k: c for k, c in B.cost.items() if k[0] == iommu}
+    if not ck:
+        return []
+    req_funcs = B.meta.get(f"req_funcs.{iommu}", "?").replace("+", ", ")
+    md = ["", "### DMA costs per GiB and per I/O", "",
+          f"From the profiler pass of rep 1 ({B.meta.get('prof_runtime', '?')} s per "
+          "profiled run, after the measured runs): IOMMU requests = calls of "
+          f"{req_funcs} per GiB moved; map/unmap = time inside "
+          "iommu_dma_map_page + iommu_dma_map_sg / iommu_dma_unmap_page + "
+          "iommu_dma_unmap_sg, children included (ftrace function profiler, "
+          "graph-time on, sleep-time off), in microseconds per GiB moved "
+          "(bytes from /sys/block/*/stat over the profiled run). CPU/IO = busy "
+          "CPU time (/proc/stat, all CPUs) over the measured fio runs divided by "
+          "the I/Os they moved, median over the repetitions.", ""]
+    rows = []
+    for m in v.modes:
+        for rw, b in v.wls:
+            c = ck.get((iommu, m, rw, b))
+            if not c:
                 continue
-            md += ["", f"Ratio of medians against {base} (>1 is faster):", ""]
-            md += table(head, ratio_table(med, iommu, wls, modes, base))
-        if wls:
-            write_dat(os.path.join(R, f"fio-{iommu}.dat"), med, iommu, wls, modes)
+            rows.append([m, f"{rw} {bs_label(b)}", fmt(c.get("req")),
+                         fmt(c.get("maps")), fmt(c.get("map_us")),
+                         fmt(c.get("unmap_us")),
+                         fmt(c.get("cpu_us_io"), 1)])
+    return md + table(["mode", "workload", "IOMMU requests/GiB", "maps/GiB",
+                       "map us/GiB", "unmap us/GiB", "CPU us/IO"], rows)
 
-        # Policy boots: the bounce policies of one kernel, switched at run
-        # time, interleaved run by run
-        pwls = sorted({(k[1], k[3]) for k in pdata if k[0] == iommu}, key=wl_key)
-        pmodes = ordered_modes(k[2] for k in pdata if k[0] == iommu)
-        if pwls:
-            nb = len({b for (io, _), b in pboots.items() if io == iommu})
-            preps = sorted({len(v) for k, v in pdata.items() if k[0] == iommu})
-            phead = ["policy"] + [f"{rw} {bs_label(b)}" for rw, b in pwls]
-            md += ["", "### Bounce policies compared in the same boots", "",
-                   f"Policy boots (`{meta.get('policy_args', '?')}`, {nb or '?'} of them): "
-                   "before each run the NVMe group's policy is set through sysfs "
-                   "(strict: `bounce` = 0; bounce-auto: `auto`; bounce-<bytes>: 1 with "
-                   "that `bounce_threshold`); every workload runs every policy "
-                   f"{meta.get('rounds', '?')} times per boot, each time starting with "
-                   "another policy, after an unmeasured round of "
-                   f"{meta.get('prime', '?')} s per run that warms every path up (the "
-                   "first run of a workload after boot is slow under any policy). The "
-                   "auto policy keeps what it learnt from one of its "
-                   f"runs to the next. {huge}; {meta.get('runtime', '?')} s per run after "
-                   f"{meta.get('warmup', '?')} s warm-up; {'-'.join(map(str, preps))} "
-                   "runs per cell. Median IOPS [min-max]:", ""]
-            rows, noisy = iops_table(pdata, pmed, iommu, pwls, pmodes)
-            md += table(phead, rows)
-            if noisy:
-                md += ["", f"\\* {noisy} cell(s) spread by more than {NOISY:.0%} of the median."]
-            if "strict" in pmodes:
-                md += ["", "Ratio of medians against strict (same boots):", ""]
-                md += table(phead, ratio_table(pmed, iommu, pwls, pmodes, "strict"))
-            fixed = [m for m in pmodes if is_fixed(m)]
-            if "bounce-auto" in pmodes and fixed:
-                rows = []
-                for rw, b in pwls:
-                    fx = [(pmed[(iommu, rw, m, b)], m) for m in fixed if (iommu, rw, m, b) in pmed]
-                    a = pmed.get((iommu, rw, "bounce-auto", b))
-                    if not fx or a is None:
-                        continue
-                    best = max(fx)
-                    rows.append([f"{rw} {bs_label(b)}", f"{best[1]} {best[0]:.0f}",
-                                 f"{a:.0f}", f"{a / best[0]:.2f}"])
-                md += ["", "bounce-auto against the best fixed threshold of each workload:", ""]
-                md += table(["workload", "best fixed (median IOPS)", "bounce-auto", "ratio"], rows)
-            # Pairs of runs a few seconds apart cancel the slow drift that
-            # the medians of separate runs carry
-            pairs = [(m, "strict") for m in pmodes if m != "strict" and "strict" in pmodes]
-            if "bounce-auto" in pmodes:
-                pairs += [("bounce-auto", m) for m in fixed]
-            boot_of = policy_boot_of(pboots, iommu)
-            prows = [[f"{x} / {y}"] + [fmt_paired(paired(pdata, iommu, rw, b, x, y, boot_of))
-                                       for rw, b in pwls] for x, y in pairs]
-            if any(c != "-" for r in prows for c in r[1:]):
-                md += ["", "Paired ratios: the runs of two policies in the same round, "
-                       "geometric mean of their ratios [95 % interval over boots: the "
-                       "rounds of a boot averaged (in logs) into one value, then mean "
-                       "+- t(n-1) standard errors], n boots:", ""]
-                md += table(["policies"] + phead[1:], prows)
-            # A threshold below the block size bounces nothing of it: that
-            # policy and strict take the same path, so their ratio is the
-            # noise the other ratios are read against. Only up to the
-            # largest mapping the pool serves: a larger I/O reaches the DMA
-            # layer as mappings of sizes fio does not tell.
-            ctl = [[m, f"{rw} {bs_label(b)}",
-                    f"{pmed[(iommu, rw, m, b)] / pmed[(iommu, rw, 'strict', b)]:.2f}"]
-                   for m in fixed if m[7:].isdigit() for rw, b in pwls
-                   if int(m[7:]) < b <= POOL_MAX_MAPPING and (iommu, rw, m, b) in pmed
-                   and (iommu, rw, "strict", b) in pmed]
-            if ctl:
-                md += ["", "Noise floor: a fixed threshold below the block size sends "
-                       "every mapping down the IOMMU path, as strict does; without noise "
-                       "their ratio would be 1.00:", ""]
-                md += table(["policy", "workload", "ratio of medians vs strict"], ctl)
-            write_dat(os.path.join(R, f"policy-{iommu}.dat"), pmed, iommu, pwls, pmodes)
 
-        # Costs (profiler pass, rep 1)
-        ck = {k: v for k, v in cost.items() if k[0] == iommu}
-        if ck:
-            req_funcs = meta.get(f"req_funcs.{iommu}", "?").replace("+", ", ")
-            md += ["", "### DMA costs per GiB and per I/O", "",
-                   f"From the profiler pass of rep 1 ({meta.get('prof_runtime', '?')} s per "
-                   "profiled run, after the measured runs): IOMMU requests = calls of "
-                   f"{req_funcs} per GiB moved; map/unmap = time inside "
-                   "iommu_dma_map_page + iommu_dma_map_sg / iommu_dma_unmap_page + "
-                   "iommu_dma_unmap_sg, children included (ftrace function profiler, "
-                   "graph-time on, sleep-time off), in microseconds per GiB moved "
-                   "(bytes from /sys/block/*/stat over the profiled run). CPU/IO = busy "
-                   "CPU time (/proc/stat, all CPUs) over the measured fio runs divided by "
-                   "the I/Os they moved, median over the repetitions.", ""]
-            rows = []
-            for m in modes:
-                for rw, b in wls:
-                    c = ck.get((iommu, m, rw, b))
-                    if not c:
-                        continue
-                    rows.append([m, f"{rw} {bs_label(b)}", fmt(c.get("req")),
-                                 fmt(c.get("maps")), fmt(c.get("map_us")),
-                                 fmt(c.get("unmap_us")),
-                                 fmt(c.get("cpu_us_io"), 1)])
-            md += table(["mode", "workload", "IOMMU requests/GiB", "maps/GiB",
-                         "map us/GiB", "unmap us/GiB", "CPU us/IO"], rows)
+def dmab_section(B, iommu):
+    """dma_map_benchmark's map / unmap latencies of @iommu; [] when none."""
+    dm = [r for r in B.dmab if r["iommu"] == iommu]
+    if not dm:
+        return []
+    pages = sorted({int(r["pages"]) for r in dm})
+    md = ["", "### dma_map_benchmark (pci-testdev)", "",
+          f"Guest -smp {B.meta.get('dmab_smp', '?')} on {B.meta.get('host_cpus', '?')} "
+          f"host CPUs, {B.meta.get('dmab_seconds', '?')} s per point; "
+          "map / unmap latency in us (stddev as the tool prints it):", ""]
+    return md + table(["mode", "threads", "dir"] + [f"{p} pages" for p in pages],
+                      dmab_rows(dm, pages))
 
-        # dma_map_benchmark
-        dm = [r for r in dmab if r["iommu"] == iommu]
-        if dm:
-            pages = sorted({int(r["pages"]) for r in dm})
-            md += ["", "### dma_map_benchmark (pci-testdev)", "",
-                   f"Guest -smp {meta.get('dmab_smp', '?')} on {meta.get('host_cpus', '?')} "
-                   f"host CPUs, {meta.get('dmab_seconds', '?')} s per point; "
-                   "map / unmap latency in us (stddev as the tool prints it):", ""]
-            rows = []
-            idx = {(r["mode"], r["threads"], r["dir"], int(r["pages"])): r for r in dm}
-            for m in ordered_modes(r["mode"] for r in dm):
-                for t in sorted({r["threads"] for r in dm}, key=int):
-                    for d in ("0", "1", "2"):
-                        row = [m, t, DIRS[d]]
-                        have = False
-                        for p in pages:
-                            r = idx.get((m, t, d, p))
-                            if r:
-                                have = True
-                                row.append(f"{r['map_us']} / {r['unmap_us']} "
-                                           f"(sd {r['map_sd_us']} / {r['unmap_sd_us']})")
-                            else:
-                                row.append("-")
-                        if have:
-                            rows.append(row)
-            md += table(["mode", "threads", "dir"] + [f"{p} pages" for p in pages], rows)
 
-        # Pool memory over time
-        pt = [r for r in poolt if r["iommu"] == iommu]
-        pool_eval = {}
-        if pt:
-            md += ["", "### Bounce pool memory against bytes in flight", "",
-                   "Sampled in the guest every 0.5 s in rep 1, during an unmeasured pass "
-                   "over the workloads after the measured runs (results/pool-time.csv, "
-                   "results/pool.png): the pool's `bytes`, and the bytes in flight = "
-                   "the mean number of NVMe requests in flight over the 0.5 s before "
-                   "the sample (growth of time_in_queue in /sys/block/*/stat) x request "
-                   "size. "
-                   "Allowance = 1.25 x peak in flight + one "
-                   f"slot per CPU per class ({meta.get('smp', '?')} CPUs x "
-                   f"{sum(CLASSES) >> 10} KiB for the 6 classes 4K..128K). A phase starts "
-                   "with the slots of the one before it still in the pool until aging "
-                   "(5 s idle) frees them; they count against the phase's peak, and the "
-                   "last sample of the phase (\"at end\") shows what remains.", ""]
-            ncpu = int(meta.get("smp", "2"))
-            slack = ncpu * sum(CLASSES)
-            rows = []
-            for m in ordered_modes(r["mode"] for r in pt):
-                rr = [r for r in pt if r["mode"] == m]
-                phases = []
-                for r in rr:
-                    if r["phase"] not in phases:
-                        phases.append(r["phase"])
-                peak_all = max(int(r["pool_bytes"]) for r in rr)
-                ok_all = True
-                for ph in phases:
-                    if ph in ("idle", "start"):
-                        continue
-                    s = [r for r in rr if r["phase"] == ph]
-                    pp = max(int(r["pool_bytes"]) for r in s)
-                    fl = max(int(r["inflight_bytes"]) for r in s)
-                    allow = 1.25 * fl + slack
-                    ok = pp <= allow
-                    ok_all &= ok
-                    rows.append([m, ph, f"{pp / 2**20:.2f}",
-                                 f"{int(s[-1]['pool_bytes']) / 2**20:.2f}",
-                                 f"{fl / 2**20:.2f}",
-                                 f"{allow / 2**20:.2f}", "yes" if ok else "NO"])
-                idle = [r for r in rr if r["phase"] == "idle"]
-                end = None
-                if idle:
-                    t0 = float(idle[0]["t"])
-                    late = [r for r in idle if float(r["t"]) - t0 >= 10.0]
-                    if late:
-                        end = (int(late[-1]["pool_bytes"]), float(late[-1]["t"]) - t0)
-                if end:
-                    rows.append([m, f"idle after {end[1]:.1f} s", f"{end[0] / 2**20:.2f}",
-                                 "-", "-", f"5 % of peak {peak_all / 2**20:.2f} = "
-                                 f"{0.05 * peak_all / 2**20:.2f}",
-                                 "yes" if end[0] <= 0.05 * peak_all else "NO"])
-                pool_eval[m] = (ok_all, peak_all, end)
-            md += table(["mode", "phase", "pool peak MiB", "pool at end MiB",
-                         "in flight peak MiB", "allowance MiB", "within"], rows)
+def dmab_rows(dm, pages):
+    """A row per mode, threads and direction measured, a column per size."""
+    rows = []
+    idx = {(r["mode"], r["threads"], r["dir"], int(r["pages"])): r for r in dm}
+    for m in ordered_modes(r["mode"] for r in dm):
+        for t in sorted({r["threads"] for r in dm}, key=int):
+            for d in ("0", "1", "2"):
+                row = [m, t, DIRS[d]]
+                have = False
+                for p in pages:
+                    r = idx.get((m, t, d, p))
+                    if r:
+                        have = True
+                        row.append(f"{r['map_us']} / {r['unmap_us']} "
+                                   f"(sd {r['map_sd_us']} / {r['unmap_sd_us']})")
+                    else:
+                        row.append("-")
+                if have:
+                    rows.append(row)
+    return rows
 
-        # bounce-auto decisions after each run. Only the auto mode decides:
-        # other modes show untouched zeros.
-        for title, pol in (("bounce-auto boots", False), ("policy boots", True)):
-            dc = {(r["rw"], int(r["bs"]), r["rep"]): r for r in decisions
-                  if r["iommu"] == iommu and r["mode"] == "bounce-auto"
-                  and is_policy_boot(r["boot"]) == pol}
-            if not dc:
-                continue
-            md += ["", f"### bounce-auto decisions after each run ({title})", "",
-                   "The decision of the run's size class when the run ended, the "
-                   "estimates behind it (IOMMU vs pool, us per map+unmap), the bursts "
-                   "that measured the path not chosen so far and the mappings the pool "
-                   "served during the run, bursts and warm-up included"
-                   + ("; rep counts runs over the policy boots" if pol else "") + ":", ""]
-            h, rows = decision_rows(dc, pwls if pol else wls)
-            md += table(h, rows)
-        cl = [r for r in classes if r["iommu"] == iommu and r["mode"] in ("bounce-auto", "policy")]
-        md += ["", "### bounce-auto decisions (debugfs class_ lines at the end of each boot)", ""]
-        auto_modes = [m for m in modes + pmodes if m == "bounce-auto"]
-        if cl:
-            md += table(["mode", "rep", "class", "decision", "estimates"],
-                        [[r["mode"], r["rep"], bs_label(int(r["class"])), r["decision"],
-                          r["detail"].replace("|", "\\|")] for r in cl])
-        elif auto_modes:
-            md += ["No class_ lines in the pool's stats: this kernel has no auto policy "
-                   "(it ignores iommu.bounce=auto; the bounce-auto rows above then show "
-                   "strict without bouncing)."]
-        else:
-            md += ["bounce-auto was not measured."]
 
-        # Targets: rates judged on paired intervals over boots (a mode
-        # boot of repetition r against the other mode's boot of r)
-        T.lines.append(f"\n#### {IOMMU_NAME.get(iommu, iommu)}\n")
-        T.lines.append("The bounce mode against the others (a boot per mode):\n")
-        for what, a_mode, b_mode, bs, factor in MODE_TARGETS:
-            ratio_target(T, what, data, med, iommu, ("read", bs), a_mode, b_mode, factor)
-        cb, cs = ck.get((iommu, "bounce", "read", 4096), {}), ck.get((iommu, "strict", "read", 4096), {})
-        if "req" in cb and "req" in cs and cs["req"] > 0:
-            T.check("IOMMU requests/GiB at read 4k: bounce <= 1 % of strict",
-                    cb["req"] <= 0.01 * cs["req"],
-                    f"bounce {cb['req']:.0f} vs strict {cs['req']:.0f} = "
-                    f"{100 * cb['req'] / cs['req']:.2f} %")
-        else:
-            T.check("IOMMU requests/GiB at read 4k: bounce <= 1 % of strict", None,
-                    "no profiler data for bounce and strict at read 4k")
-        if all(k in c for c in (cb, cs) for k in ("map_us", "unmap_us")) and \
-                cs["map_us"] + cs["unmap_us"] > 0:
-            x, y = cb["map_us"] + cb["unmap_us"], cs["map_us"] + cs["unmap_us"]
-            T.check("map+unmap time/GiB at read 4k: bounce <= 5 % of strict", x <= 0.05 * y,
-                    f"bounce {x:.0f} us/GiB vs strict {y:.0f} us/GiB = {100 * x / y:.1f} %")
-        else:
-            T.check("map+unmap time/GiB at read 4k: bounce <= 5 % of strict", None,
-                    "no profiler data for bounce and strict at read 4k")
-        # dma_map_benchmark: per-op (map + unmap) latency, 4 threads vs 1,
-        # over the sizes the fixed 16K policy bounces (pages x 4K <= 16K).
-        db = {(r["threads"], r["dir"], int(r["pages"])): (flt(r["map_us"]) or 0) +
-              (flt(r["unmap_us"]) or 0) for r in dm if r["mode"] == "bounce"}
-        growth = []
-        for (t, d, p), v in db.items():
-            if t == "1" and ("4", d, p) in db and p * 4096 <= 16384 and v > 0:
-                growth.append((db[("4", d, p)] / v - 1, d, p))
-        if growth:
-            g = max(growth)
-            T.check("dma_map_benchmark bounce: per-op latency 4 threads vs 1 grows <= 20 %",
-                    g[0] <= 0.20,
-                    f"worst {100 * g[0]:+.0f} % ({DIRS[g[1]]}, {g[2]} pages) over "
-                    f"{len(growth)} bounced points (1..4 pages, all directions); "
-                    f"{meta.get('dmab_smp', '?')} vCPUs run on {meta.get('host_cpus', '?')} host CPUs")
-        else:
-            T.check("dma_map_benchmark bounce: per-op latency 4 threads vs 1 grows <= 20 %",
-                    None, "bounce not measured with 1 and 4 threads")
-        for pm in meta.get("pool_modes", "bounce").split():
-            if pm not in pool_eval:
-                T.check(f"pool ({pm}): peak <= 1.25 x in flight + one slot per CPU per class",
-                        None, f"{pm} pool not sampled")
-                continue
-            ok, peak, end = pool_eval[pm]
+def pool_section(B, iommu):
+    """Pool memory over time against bytes in flight, and its evaluation
+    per mode {mode: (every phase within allowance, peak, idle end)};
+    ([], {}) when the pool was not sampled."""
+    pt = [r for r in B.poolt if r["iommu"] == iommu]
+    if not pt:
+        return [], {}
+    md = ["", "### Bounce pool memory against bytes in flight", "",
+          "Sampled in the guest every 0.5 s in rep 1, during an unmeasured pass "
+          "over the workloads after the measured runs (results/pool-time.csv, "
+          "results/pool.png): the pool's `bytes`, and the bytes in flight = "
+          "the mean number of NVMe requests in flight over the 0.5 s before "
+          "the sample (growth of time_in_queue in /sys/block/*/stat) x request "
+          "size. "
+          "Allowance = 1.25 x peak in flight + one "
+          f"slot per CPU per class ({B.meta.get('smp', '?')} CPUs x "
+          f"{sum(CLASSES) >> 10} KiB for the 6 classes 4K..128K). A phase starts "
+          "with the slots of the one before it still in the pool until aging "
+          "(5 s idle) frees them; they count against the phase's peak, and the "
+          "last sample of the phase (\"at end\") shows what remains.", ""]
+    ncpu = int(B.meta.get("smp", "2"))
+    slack = ncpu * sum(CLASSES)
+    rows, pool_eval = [], {}
+    for m in ordered_modes(r["mode"] for r in pt):
+        mrows, pool_eval[m] = pool_mode(m, [r for r in pt if r["mode"] == m], slack)
+        rows += mrows
+    md += table(["mode", "phase", "pool peak MiB", "pool at end MiB",
+                 "in flight peak MiB", "allowance MiB", "within"], rows)
+    return md, pool_eval
+
+
+def pool_mode(m, rr, slack):
+    """One mode's pool samples @rr: a table row per phase (peak against
+    1.25 x in flight + @slack) and one for the idle end, and (every phase
+    within its allowance, peak of all samples, idle end or None)."""
+    phases = []
+    for r in rr:
+        if r["phase"] not in phases:
+            phases.append(r["phase"])
+    peak_all = max(int(r["pool_bytes"]) for r in rr)
+    ok_all = True
+    rows = []
+    for ph in phases:
+        if ph in ("idle", "start"):
+            continue
+        s = [r for r in rr if r["phase"] == ph]
+        pp = max(int(r["pool_bytes"]) for r in s)
+        fl = max(int(r["inflight_bytes"]) for r in s)
+        allow = 1.25 * fl + slack
+        ok = pp <= allow
+        ok_all &= ok
+        rows.append([m, ph, f"{pp / 2**20:.2f}",
+                     f"{int(s[-1]['pool_bytes']) / 2**20:.2f}",
+                     f"{fl / 2**20:.2f}",
+                     f"{allow / 2**20:.2f}", "yes" if ok else "NO"])
+    end = pool_idle_end(rr)
+    if end:
+        rows.append([m, f"idle after {end[1]:.1f} s", f"{end[0] / 2**20:.2f}",
+                     "-", "-", f"5 % of peak {peak_all / 2**20:.2f} = "
+                     f"{0.05 * peak_all / 2**20:.2f}",
+                     "yes" if end[0] <= 0.05 * peak_all else "NO"])
+    return rows, (ok_all, peak_all, end)
+
+
+def pool_idle_end(rr):
+    """(pool bytes, seconds idle) of the last idle sample at least 10 s
+    into the idle phase; None without one."""
+    idle = [r for r in rr if r["phase"] == "idle"]
+    if not idle:
+        return None
+    t0 = float(idle[0]["t"])
+    late = [r for r in idle if float(r["t"]) - t0 >= 10.0]
+    if not late:
+        return None
+    return (int(late[-1]["pool_bytes"]), float(late[-1]["t"]) - t0)
+
+
+def decisions_sections(B, v):
+    """bounce-auto's decisions after each run, of its mode boots and of the
+    policy boots. Only the auto mode decides: other modes show untouched
+    zeros."""
+    md = []
+    for title, pol in (("bounce-auto boots", False), ("policy boots", True)):
+        dc = {(r["rw"], int(r["bs"]), r["rep"]): r for r in B.decisions
+              if r["iommu"] == v.iommu and r["mode"] == "bounce-auto"
+              and is_policy_boot(r["boot"]) == pol}
+        if not dc:
+            continue
+        md += ["", f"### bounce-auto decisions after each run ({title})", "",
+               "The decision of the run's size class when the run ended, the "
+               "estimates behind it (IOMMU vs pool, us per map+unmap), the bursts "
+               "that measured the path not chosen so far and the mappings the pool "
+               "served during the run, bursts and warm-up included"
+               + ("; rep counts runs over the policy boots" if pol else "") + ":", ""]
+        h, rows = decision_rows(dc, v.pwls if pol else v.wls)
+        md += table(h, rows)
+    return md
+
+
+def classes_section(B, v):
+    """bounce-auto's class_ lines at the end of each boot, or why none."""
+    cl = [r for r in B.classes
+          if r["iommu"] == v.iommu and r["mode"] in ("bounce-auto", "policy")]
+    md = ["", "### bounce-auto decisions (debugfs class_ lines at the end of each boot)", ""]
+    auto_modes = [m for m in v.modes + v.pmodes if m == "bounce-auto"]
+    if cl:
+        md += table(["mode", "rep", "class", "decision", "estimates"],
+                    [[r["mode"], r["rep"], bs_label(int(r["class"])), r["decision"],
+                      r["detail"].replace("|", "\\|")] for r in cl])
+    elif auto_modes:
+        md += ["No class_ lines in the pool's stats: this kernel has no auto policy "
+               "(it ignores iommu.bounce=auto; the bounce-auto rows above then show "
+               "strict without bouncing)."]
+    else:
+        md += ["bounce-auto was not measured."]
+    return md
+
+
+def block_targets(T, B, v, pool_eval):
+    """One IOMMU's block targets into @T: the bounce mode's rates, its
+    profiler counts, dma_map_benchmark, the pool, the auto policy."""
+    # Rates judged on paired intervals over boots (a mode boot of
+    # repetition r against the other mode's boot of r)
+    iommu = v.iommu
+    T.lines.append(f"\n#### {IOMMU_NAME.get(iommu, iommu)}\n")
+    T.lines.append("The bounce mode against the others (a boot per mode):\n")
+    for what, a_mode, b_mode, bs, factor in MODE_TARGETS:
+        ratio_target(T, what, B.data, B.med, iommu, ("read", bs), a_mode, b_mode, factor)
+    profiler_targets(T, B.cost, iommu)
+    dmab_target(T, [r for r in B.dmab if r["iommu"] == iommu], B.meta)
+    pool_targets(T, pool_eval, B.meta)
+    auto_targets(T, B, v)
+
+
+def profiler_targets(T, cost, iommu):
+    """Bounce against strict at read 4k: IOMMU requests and map+unmap time
+    per GiB."""
+    cb = cost.get((iommu, "bounce", "read", 4096), {})
+    cs = cost.get((iommu, "strict", "read", 4096), {})
+    if "req" in cb and "req" in cs and cs["req"] > 0:
+        T.check("IOMMU requests/GiB at read 4k: bounce <= 1 % of strict",
+                cb["req"] <= 0.01 * cs["req"],
+                f"bounce {cb['req']:.0f} vs strict {cs['req']:.0f} = "
+                f"{100 * cb['req'] / cs['req']:.2f} %")
+    else:
+        T.check("IOMMU requests/GiB at read 4k: bounce <= 1 % of strict", None,
+                "no profiler data for bounce and strict at read 4k")
+    if all(k in c for c in (cb, cs) for k in ("map_us", "unmap_us")) and \
+            cs["map_us"] + cs["unmap_us"] > 0:
+        x, y = cb["map_us"] + cb["unmap_us"], cs["map_us"] + cs["unmap_us"]
+        T.check("map+unmap time/GiB at read 4k: bounce <= 5 % of strict", x <= 0.05 * y,
+                f"bounce {x:.0f} us/GiB vs strict {y:.0f} us/GiB = {100 * x / y:.1f} %")
+    else:
+        T.check("map+unmap time/GiB at read 4k: bounce <= 5 % of strict", None,
+                "no profiler data for bounce and strict at read 4k")
+
+
+def dmab_target(T, dm, meta):
+    """dma_map_benchmark bounce: per-op (map + unmap) latency, 4 threads vs
+    1, over the sizes the fixed 16K policy bounces (pages x 4K <= 16K)."""
+    db = {(r["threads"], r["dir"], int(r["pages"])): (flt(r["map_us"]) or 0) +
+          (flt(r["unmap_us"]) or 0) for r in dm if r["mode"] == "bounce"}
+    growth = []
+    for (t, d, p), v in db.items():
+        if t == "1" and ("4", d, p) in db and p * 4096 <= 16384 and v > 0:
+            growth.append((db[("4", d, p)] / v - 1, d, p))
+    if growth:
+        g = max(growth)
+        T.check("dma_map_benchmark bounce: per-op latency 4 threads vs 1 grows <= 20 %",
+                g[0] <= 0.20,
+                f"worst {100 * g[0]:+.0f} % ({DIRS[g[1]]}, {g[2]} pages) over "
+                f"{len(growth)} bounced points (1..4 pages, all directions); "
+                f"{meta.get('dmab_smp', '?')} vCPUs run on {meta.get('host_cpus', '?')} host CPUs")
+    else:
+        T.check("dma_map_benchmark bounce: per-op latency 4 threads vs 1 grows <= 20 %",
+                None, "bounce not measured with 1 and 4 threads")
+
+
+def pool_targets(T, pool_eval, meta):
+    """Each of meta's pool_modes: peak within its allowance, and at most 5 %
+    of the peak left after 10 s idle (from pool_section()'s evaluation)."""
+    for pm in meta.get("pool_modes", "bounce").split():
+        if pm not in pool_eval:
             T.check(f"pool ({pm}): peak <= 1.25 x in flight + one slot per CPU per class",
-                    ok if peak > 0 else None,
-                    "every phase within its allowance (table above)" if ok and peak > 0
-                    else ("the pool never held memory" if peak == 0
-                          else "a phase exceeds its allowance (table above)"))
-            if end is None or peak == 0:
-                T.check(f"pool ({pm}): after 10 s idle <= 5 % of peak", None,
-                        "no idle samples 10 s after the runs" if peak > 0
-                        else "the pool never held memory")
-            else:
-                T.check(f"pool ({pm}): after 10 s idle <= 5 % of peak", end[0] <= 0.05 * peak,
-                        f"{end[0] / 2**20:.2f} MiB after {end[1]:.1f} s idle vs peak "
-                        f"{peak / 2**20:.2f} MiB = {100 * end[0] / peak:.1f} %")
-        # The auto policy, from the policy boots when there are any: the
-        # policies met there in the same boots, a few seconds apart
-        if pwls:
-            T.lines.append("\nThe auto policy (read, each block size 4k..1M; policy boots):\n")
-            src, src_med, src_wls, src_modes = pdata, pmed, pwls, pmodes
-            unit_of = policy_boot_of(pboots, iommu)
+                    None, f"{pm} pool not sampled")
+            continue
+        ok, peak, end = pool_eval[pm]
+        T.check(f"pool ({pm}): peak <= 1.25 x in flight + one slot per CPU per class",
+                ok if peak > 0 else None,
+                "every phase within its allowance (table above)" if ok and peak > 0
+                else ("the pool never held memory" if peak == 0
+                      else "a phase exceeds its allowance (table above)"))
+        if end is None or peak == 0:
+            T.check(f"pool ({pm}): after 10 s idle <= 5 % of peak", None,
+                    "no idle samples 10 s after the runs" if peak > 0
+                    else "the pool never held memory")
         else:
-            T.lines.append("\nThe auto policy (read, each block size 4k..1M; a boot per mode):\n")
-            src, src_med, src_wls, src_modes, unit_of = data, med, wls, modes, None
-        sizes = sorted(b for rw, b in src_wls if rw == "read" and 4096 <= b <= 1 << 20)
-        fixed = [m for m in src_modes if is_fixed(m)]
-        for b in sizes:
-            ratio_target(T, f"read {bs_label(b)}: bounce-auto >= {AUTO_MIN:.2f} x strict",
-                         src, src_med, iommu, ("read", b), "bounce-auto", "strict",
-                         AUTO_MIN, unit_of)
-        for b in sizes:
-            fixed_target(T, src, src_med, iommu, b, fixed, unit_of)
+            T.check(f"pool ({pm}): after 10 s idle <= 5 % of peak", end[0] <= 0.05 * peak,
+                    f"{end[0] / 2**20:.2f} MiB after {end[1]:.1f} s idle vs peak "
+                    f"{peak / 2**20:.2f} MiB = {100 * end[0] / peak:.1f} %")
 
-    md += net_section(R, meta, T, accel)
 
-    md += ["", "## Targets", "",
-           "Computed from the medians, costs and intervals above. "
-           + ", ".join(f"{v}: {n}" for v, n in sorted(T.count.items()))]
-    md += T.lines
+def auto_targets(T, B, v):
+    """The auto policy against strict and the fixed thresholds at each read
+    size 4k..1M, from the policy boots when there are any (the policies
+    met there in the same boots, a few seconds apart), else the mode boots."""
+    if v.pwls:
+        T.lines.append("\nThe auto policy (read, each block size 4k..1M; policy boots):\n")
+        src, src_med, src_wls, src_modes = B.pdata, B.pmed, v.pwls, v.pmodes
+        unit_of = policy_boot_of(B.pboots, v.iommu)
+    else:
+        T.lines.append("\nThe auto policy (read, each block size 4k..1M; a boot per mode):\n")
+        src, src_med, src_wls, src_modes, unit_of = B.data, B.med, v.wls, v.modes, None
+    sizes = sorted(b for rw, b in src_wls if rw == "read" and 4096 <= b <= 1 << 20)
+    fixed = [m for m in src_modes if is_fixed(m)]
+    for b in sizes:
+        ratio_target(T, f"read {bs_label(b)}: bounce-auto >= {AUTO_MIN:.2f} x strict",
+                     src, src_med, v.iommu, ("read", b), "bounce-auto", "strict",
+                     AUTO_MIN, unit_of)
+    for b in sizes:
+        fixed_target(T, src, src_med, v.iommu, b, fixed, unit_of)
 
-    # costs.csv: the issue's exact header; per-function rows beside it.
+
+def targets_section(T):
+    """The Targets section: the count of each verdict, then every line."""
+    md = ["", "## Targets", "",
+          "Computed from the medians, costs and intervals above. "
+          + ", ".join(f"{v}: {n}" for v, n in sorted(T.count.items()))]
+    return md + T.lines
+
+
+def cost_order(k):
+    """Sort key of costs()'s (iommu, mode, rw, bs) keys."""
+    return (k[0], mode_key(k[1]), k[2], k[3])
+
+
+def write_costs_csv(R, cost):
+    """costs.csv: the issue's exact header, requests and times per GiB."""
     with open(os.path.join(R, "costs.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(COSTS_HEADER)
-        for k in sorted(cost, key=lambda k: (k[0], mode_key(k[1]), k[2], k[3])):
+        for k in sorted(cost, key=cost_order):
             c = cost[k]
             if "req" not in c and "map_us" not in c:
                 continue
             w.writerow(list(k) + [fmt(c.get("req"), 1), fmt(c.get("map_us"), 1),
                                   fmt(c.get("unmap_us"), 1)])
+
+
+def write_costs_funcs_csv(R, funcs):
+    """costs-funcs.csv: calls and time per GiB of every profiled function."""
     with open(os.path.join(R, "costs-funcs.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["iommu", "mode", "rw", "bs", "set", "func", "calls_per_gib",
                     "us_per_gib"])
         for r in funcs:
             w.writerow(r[:6] + [fmt(r[6], 1), fmt(r[7], 1)])
+
+
+def write_cpu_per_io_csv(R, cost):
+    """cpu-per-io.csv: busy CPU time per I/O of the measured runs."""
     with open(os.path.join(R, "cpu-per-io.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["iommu", "mode", "rw", "bs", "cpu_us_per_io"])
-        for k in sorted(cost, key=lambda k: (k[0], mode_key(k[1]), k[2], k[3])):
+        for k in sorted(cost, key=cost_order):
             if "cpu_us_io" in cost[k]:
                 w.writerow(list(k) + [fmt(cost[k]["cpu_us_io"], 2)])
 
+
+def main():
+    args = parse_args()
+    R = args.results
+    data, pdata, pboots = read_fio(os.path.join(R, "fio.csv"))
+    meta = read_meta(os.path.join(R, "meta"))
+    accel = args.accel or meta.get("accel", "unknown")
+    rows = {n: read_rows(os.path.join(R, f"{n}.csv"))
+            for n in ("prof", "cpu", "pool-time", "dmab", "classes", "decisions")}
+    cost, funcs = costs(rows["prof"], rows["cpu"])
+    B = Block(R, meta, data, pdata, pboots, medians(data), medians(pdata), cost,
+              rows["dmab"], rows["pool-time"], rows["classes"], rows["decisions"])
+
+    md = header_lines(B, accel)
+    T = Targets()
+    for iommu in ordered({k[0] for k in data} | {k[0] for k in pdata}, IOMMU_ORDER):
+        md += iommu_section(B, T, iommu)
+    md += net_section(R, meta, T, accel)
+    md += targets_section(T)
+
+    write_costs_csv(R, cost)
+    write_costs_funcs_csv(R, funcs)
+    write_cpu_per_io_csv(R, cost)
     text = "\n".join(md) + "\n"
     with open(os.path.join(R, "report.md"), "w") as f:
         f.write(text)

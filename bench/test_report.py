@@ -3,13 +3,18 @@
 """Unit tests of bench/report.py: the t quantiles, the paired interval
 over independent units (boots), the MET / NOT MET / INCONCLUSIVE
 verdicts of the NIC and block targets, fio.csv and net.csv reading, and
-the whole report with and without net.csv (synthetic data made in a
-temporary directory, never kept).
+the whole report with and without net.csv, and on a complete synthetic
+result set (synthetic_results(): every file report.py reads, with every
+section of the report; deterministic) to check each section is there
+and the verdict counts add up (synthetic data made in a temporary
+directory, never kept).
 
     python3 -m unittest bench/test_report.py    (or: cd bench && python3 -m unittest)
 """
+import csv
 import math
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -287,6 +292,319 @@ def write(d, name, text):
         f.write(text)
 
 
+# ---- A synthetic but complete result set (every file report.py reads) ----
+
+SYN_READS = [("read", 4096), ("read", 16384), ("read", 65536), ("read", 131072),
+             ("read", 1 << 20)]
+# iommu -> (modes of the mode boots, workloads, repetitions)
+SYN_BLOCK = {
+    "virtio": (["strict", "lazy", "passthrough", "swiotlb", "bounce", "bounce-auto"],
+               SYN_READS + [("randread", 4096), ("write", 65536)], 3),
+    "vtd": (["strict", "swiotlb", "bounce", "bounce-auto", "bounce-65536"],
+            [("read", 4096), ("read", 16384), ("read", 1 << 20), ("randread", 4096)], 2),
+    "amd": (["strict"], [("read", 4096)], 1),
+}
+SYN_POLICIES = ["strict", "bounce-auto", "bounce-4096", "bounce-131072"]
+SYN_POLICY_BOOTS, SYN_ROUNDS = 3, 3  # virtio only
+# Cells fixed by hand (not drawn) for the tests to check: medians 10000
+# and 23000, ratio of medians 2.30
+SYN_FIXED = {("virtio", "strict", "read", 4096): [10000, 10400, 9800],
+             ("virtio", "bounce", "read", 4096): [23000, 24000, 22000]}
+SYN_GIB = 1 << 30
+
+
+def syn_factor(mode, bs):
+    """A mode's IOPS against strict at block size @bs, roughly."""
+    small = bs <= 16384
+    if mode.startswith("bounce-") and mode[7:].isdigit():
+        return 2.3 if bs <= int(mode[7:]) else 1.0
+    return {"strict": 1.0, "lazy": 1.6, "passthrough": 2.6, "swiotlb": 1.4,
+            "bounce": 2.3 if small else 1.3,
+            "bounce-auto": 2.2 if small else 1.25}.get(mode, 1.0)
+
+
+def syn_iops(rnd, mode, bs, spread=0.03):
+    return int(2e8 / (bs + 16384) * syn_factor(mode, bs) * rnd.gauss(1.0, spread))
+
+
+def syn_csv(d, name, header, rows):
+    with open(os.path.join(d, name), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def syn_fio(rnd):
+    """fio.csv and cpu.csv rows: the mode boots, then virtio's policy boots."""
+    fio, cpu = [], []
+    for iommu, (modes, wls, reps) in SYN_BLOCK.items():
+        for rep in range(1, reps + 1):
+            for m in modes:
+                for rw, bs in wls:
+                    fixed = SYN_FIXED.get((iommu, m, rw, bs))
+                    if fixed:
+                        iops = fixed[rep - 1]
+                    else:
+                        # one noisy cell: swiotlb write 64k spreads ~40 %
+                        noisy = (m, rw) == ("swiotlb", "write") and rep == 2
+                        iops = syn_iops(rnd, m, bs) * (14 if noisy else 10) // 10
+                    fio.append([iommu, m, rw, bs, rep, iops, f"{iommu}-{m}-rep{rep}"])
+    for boot in range(1, SYN_POLICY_BOOTS + 1):
+        for rnd_no in range(1, SYN_ROUNDS + 1):
+            rep = (boot - 1) * SYN_ROUNDS + rnd_no
+            for rw, bs in SYN_READS:
+                for m in SYN_POLICIES:
+                    # one noisy policy cell: bounce-131072 read 1M, rep 5
+                    noisy = (m, bs, rep) == ("bounce-131072", 1 << 20, 5)
+                    fio.append(["virtio", m, rw, bs, rep,
+                                syn_iops(rnd, m, bs) * (14 if noisy else 10) // 10,
+                                f"virtio-policy-rep{boot}"])
+    for iommu, m, rw, bs, rep, iops, _ in fio:
+        cpu.append([iommu, m, rw, bs, rep, iops * bs * 10, rnd.randint(1500, 2000), 100])
+    cpu.append(["vtd", "strict", "read", 4096, 3, 1000, 50, 100])  # bytes < bs: left out
+    return fio, cpu
+
+
+def syn_prof(rnd):
+    """prof.csv: the map and req sets of the profiler pass."""
+    req_funcs = {"virtio": ["__viommu_add_req", "__viommu_sync_req"],
+                 "vtd": ["intel_iommu_map_pages", "intel_iommu_unmap_pages", "qi_submit_sync"]}
+    # (iommu, mode, bs) -> (request hits per function, map and unmap us)
+    cells = {("virtio", "strict", 4096): ([524288, 262144], 50000.0, 60000.0),
+             ("virtio", "bounce", 4096): ([1000, 500], 1000.0, 1200.0),
+             ("virtio", "strict", 65536): ([65536, 32768], 9000.0, 9500.0),
+             ("virtio", "bounce", 65536): ([800, 400], 700.0, 650.0),
+             ("vtd", "strict", 4096): ([262144, 262144, 262144], 40000.0, 45000.0),
+             ("vtd", "bounce", 4096): ([13000, 13000, 13000], 4000.0, 4500.0)}
+    rows = []
+    for (iommu, m, bs), (hits, map_us, unmap_us) in cells.items():
+        b = SYN_GIB if bs == 4096 else rnd.randint(SYN_GIB // 2, 2 * SYN_GIB)
+        for f, h, us in (("iommu_dma_map_page", b // bs, map_us * 0.9),
+                         ("iommu_dma_map_sg", 3, map_us * 0.1),
+                         ("iommu_dma_unmap_page", b // bs, unmap_us),
+                         ("dma_map_page_attrs", b // bs, map_us * 1.1)):
+            rows.append([iommu, m, "read", bs, "map", b, f, h, f"{us:.3f}"])
+        for f, h in zip(req_funcs[iommu], hits):
+            rows.append([iommu, m, "read", bs, "req", b, f, h, f"{h * 0.05:.3f}"])
+    # a profiled run that moved nothing: per GiB unknown
+    rows.append(["vtd", "swiotlb", "read", 16384, "map", 0, "iommu_dma_map_page", 0, "0.000"])
+    return rows
+
+
+def syn_dmab(rnd):
+    """dmab.csv: virtio strict and bounce at 1 and 4 threads, vtd bounce at 1."""
+    rows = []
+    for iommu, modes, threads, pages in (("virtio", ["strict", "bounce"], [1, 4], [1, 4, 16]),
+                                         ("vtd", ["bounce"], [1], [1, 4])):
+        for m in modes:
+            for t in threads:
+                for d in (0, 1, 2):
+                    for p in pages:
+                        if (iommu, m, t, d, p) == ("virtio", "bounce", 4, 2, 16):
+                            continue  # a point not measured
+                        mu = (0.4 if m == "bounce" else 1.5) * (1 + 0.1 * p) \
+                            * (1.1 if t == 4 else 1.0) * rnd.uniform(0.98, 1.02)
+                        sd = "NaN" if d == 1 and p == 16 else f"{mu / 10:.2f}"
+                        rows.append([iommu, m, t, d, p, f"{mu:.2f}", f"{mu * 0.8:.2f}", sd,
+                                     f"{mu / 12:.2f}"])
+    return rows
+
+
+def syn_pool_time(rnd):
+    """pool-time.csv: virtio bounce within its allowance and empty after
+    10 s idle, virtio bounce-auto over it in one phase and not emptied,
+    vtd bounce with too short an idle and vtd bounce-auto never holding
+    memory."""
+    slack = 2 * sum(report.CLASSES)
+    rows = []
+    for iommu, m, idle_s in (("virtio", "bounce", 12.5), ("virtio", "bounce-auto", 12.5),
+                             ("vtd", "bounce", 6.0), ("vtd", "bounce-auto", 11.0)):
+        t, pool = 0.0, 0
+        phases = [("start", 0, 2)] + [(f"read-{bs}", bs, 4) for _, bs in SYN_READS]
+        for ph, bs, n in phases:
+            for _ in range(n):
+                fl = 64 * bs * rnd.randint(60, 100) // 100 if bs else 0
+                if iommu == "vtd" and m == "bounce-auto":
+                    pool = 0
+                elif bs:
+                    # bounce-auto outgrows its allowance at 128k
+                    over = m == "bounce-auto" and bs == 131072
+                    pool = 2 * 64 * bs + slack if over else int(1.25 * 64 * bs * 0.6 + slack // 2)
+                rows.append([iommu, m, f"{t:.2f}", ph, bs, pool, fl, fl // bs if bs else 0])
+                t += 0.5
+        t_idle, peak = t, pool
+        while t - t_idle <= idle_s:
+            if m == "bounce":
+                pool = 0 if t - t_idle >= 5.0 else peak
+            elif iommu == "virtio":
+                pool = peak // 5
+            rows.append([iommu, m, f"{t:.2f}", "idle", 0, pool, 0, 0])
+            t += 0.5
+    return rows
+
+
+def syn_classes():
+    """classes.csv: virtio's bounce-auto and policy boots (a "|" in one
+    detail); a bounce boot's untouched zeros."""
+    rows = []
+    for m, reps in (("bounce-auto", 3), ("policy", SYN_POLICY_BOOTS), ("bounce", 1)):
+        for rep in range(1, reps + 1):
+            for i, cls in enumerate(report.CLASSES):
+                dec = "bounce" if cls <= 16384 else "iommu"
+                detail = (f"iommu_ns={7000 + 100 * i} bounce_ns={2500 + 900 * i} "
+                          f"samples={i + 3}/8 bursts={10 + rep}")
+                if (m, rep, i) == ("policy", 2, 5):
+                    detail += " note=a|b"
+                rows.append(["virtio", m, rep, cls, dec, detail])
+    return rows
+
+
+def syn_decisions(rnd):
+    """decisions.csv: bounce-auto after each run of virtio's bounce-auto
+    boots and policy boots (and other modes' zeros, left out)."""
+    rows = []
+    for rep in range(1, 4):
+        for rw, bs in SYN_BLOCK["virtio"][1]:
+            if (rep, rw) == (2, "write"):
+                continue  # shown as "-"
+            detail = (f"iommu_ns={rnd.randint(5000, 9000)} bounce_ns={rnd.randint(2000, 6000)} "
+                      f"bursts={rnd.randint(1, 30)}")
+            if (rep, bs, rw) == (3, 1 << 20, "read"):
+                detail = "samples=0/0"  # no estimates yet
+            rows.append(["virtio", "bounce-auto", rep, rw, bs, rnd.randint(10000, 900000),
+                         min(bs, 131072), "bounce" if bs <= 16384 else "iommu", detail,
+                         f"virtio-bounce-auto-rep{rep}"])
+        rows.append(["virtio", "strict", rep, "read", 4096, 0, 4096, "iommu",
+                     "iommu_ns=0 bounce_ns=0 bursts=0", f"virtio-strict-rep{rep}"])
+    for boot in range(1, SYN_POLICY_BOOTS + 1):
+        for rnd_no in range(1, SYN_ROUNDS + 1):
+            rep = (boot - 1) * SYN_ROUNDS + rnd_no
+            for rw, bs in SYN_READS:
+                rows.append(["virtio", "bounce-auto", rep, rw, bs, rnd.randint(10000, 900000),
+                             min(bs, 131072), "bounce" if bs <= 65536 else "iommu",
+                             f"iommu_ns={rnd.randint(5000, 9000)} "
+                             f"bounce_ns={rnd.randint(2000, 6000)} bursts={rnd.randint(1, 30)}",
+                             f"virtio-policy-rep{boot}"])
+    return rows
+
+
+SYN_NET_MODES = ["strict", "lazy", "passthrough", "bounce", "auto"]
+SYN_NET_TESTS = [("rr", 64), ("rr", 4096), ("stream", 1500)]
+# (iommu, nic) -> modes; vtd has no passthrough: its target is not evaluated
+SYN_NET = {("virtio", "e1000e"): SYN_NET_MODES, ("virtio", "virtio-net"): SYN_NET_MODES,
+           ("vtd", "e1000e"): ["strict", "lazy", "bounce", "auto"]}
+SYN_NET_FACTOR = {"strict": 1.0, "lazy": 1.3, "passthrough": 2.0, "bounce": 1.9, "auto": 1.8}
+
+
+def syn_net(rnd):
+    """net.csv, net-prof.csv, net-copy.csv, net-maps.csv, net-pool.csv."""
+    net, prof, copy, maps, pool = [], [], [], [], []
+    funcs = {"virtio": ["__viommu_add_req", "__viommu_sync_req"],
+             "vtd": ["intel_iommu_map_pages", "qi_submit_sync"]}
+    for (iommu, nic), modes in SYN_NET.items():
+        for rnd_no in range(1, 6):
+            for m in modes:
+                for kind, size in SYN_NET_TESTS:
+                    base = 5000.0 if kind == "rr" else 900.0
+                    rate = base * SYN_NET_FACTOR[m] * rnd.gauss(1.0, 0.04)
+                    net.append([iommu, m, f"{nic}:{kind}", size, rnd_no,
+                                f"{rate:.1f}" if kind == "rr" else f"{rate:.2f}"])
+                m_a = "none" if m == "passthrough" else (
+                    str(rnd.randint(20000, 40000)) if m in ("bounce", "auto") else "0")
+                m_b = m_a if m_a in ("none", "0") else str(int(m_a) + 17)
+                maps.append([iommu, nic, m, rnd_no, m_a, m_b,
+                             "none" if m_a == "none" else rnd.randint(0, 3),
+                             "none" if m_a == "none" else 0])
+        for m in modes:
+            for kind, size in SYN_NET_TESTS:
+                if kind == "stream" and iommu == "vtd":
+                    continue  # not profiled
+                packets = rnd.randint(8000, 12000)
+                for f in funcs[iommu]:
+                    if m == "strict":
+                        hits = 300 if nic == "virtio-net" else packets * 2
+                    elif m == "bounce":
+                        hits = packets // 20 if iommu == "vtd" else 3
+                    elif m == "passthrough":
+                        hits = 0
+                    else:
+                        hits = packets // 3
+                    prof.append([iommu, m, f"{nic}:{kind}", size, "2.00", packets, f, hits])
+                if m == "passthrough":
+                    copy.append([iommu, m, f"{nic}:{kind}", size, packets, "none", "none"])
+                else:
+                    nm = 0 if m in ("strict", "lazy") else packets * 2
+                    copy.append([iommu, m, f"{nic}:{kind}", size, packets, nm,
+                                 nm * (size if kind == "rr" else 1536)])
+        for m in ("bounce", "auto"):
+            for s in range(1, 11):
+                pool.append([m, f"{s:.2f}", rnd.randint(1, 64) * 4096 if s < 10 else 0,
+                             s * 1000, nic, iommu])
+    return net, prof, copy, maps, pool
+
+
+SYN_META = [
+    ("date", "2024-06-01 12:00 UTC"), ("kernel_file", "/tmp/bzImage"),
+    ("kernel_sha1", "0123456789ab"), ("series", "ba9876543210"), ("repo", "v1-3-gabcdef"),
+    ("qemu", "QEMU emulator version 8.2.2"), ("host_cpu", "Synthetic CPU @ 3.0GHz"),
+    ("host_cpus", "8"), ("quick", "1"), ("reps", "3"), ("runtime", "10"), ("warmup", "2"),
+    ("workloads", "read:4k read:16k read:64k read:128k read:1M randread:4k write:64k"),
+    ("policies", " ".join(SYN_POLICIES)), ("rounds", str(SYN_ROUNDS)), ("prime", "3"),
+    ("huge", "1"), ("policy_args", "iommu.strict=1 iommu.bounce=auto"), ("profile", "1"),
+    ("prof_runtime", "5"), ("pool_modes", "bounce bounce-auto swiotlb"), ("idle", "12"),
+    ("dmab_smp", "4"), ("dmab_seconds", "3"), ("iommus", "virtio vtd amd"), ("smp", "2"),
+    ("mem", "2048"), ("req_funcs.virtio", "__viommu_add_req+__viommu_sync_req"),
+    ("req_funcs.vtd", "intel_iommu_map_pages+intel_iommu_unmap_pages+qi_submit_sync"),
+    ("net", "1"), ("net_rounds", "5"), ("net_runtime", "5"), ("net_warmup", "1"),
+    ("net_prime", "2"), ("net_threshold", "2048"), ("net_prof_runtime", "2"),
+    ("net_cpus", "0+1"), ("net_boot_args", "iommu.strict=1"),
+    ("mode_args.strict", "iommu.strict=1"), ("mode_args.lazy", "iommu.strict=0"),
+    ("mode_args.passthrough", "iommu.passthrough=1"), ("mode_args.swiotlb", "swiotlb=force"),
+    ("mode_args.bounce", "iommu.strict=1 iommu.bounce=1"),
+    ("mode_args.bounce-auto", "iommu.strict=1 iommu.bounce=auto"),
+    ("mode_args.bounce-65536", "iommu.strict=1 iommu.bounce=1 iommu.bounce_threshold=65536"),
+    ("retried.vtd-lazy-rep1", "qemu failed: Assertion x"),
+    ("accel", "tcg"), ("accel_line", "accelerator: tcg"),
+    ("net_pool_mbps.virtio.e1000e.bounce", "812.5"), ("net_pool_mbps.virtio.e1000e.auto", "790.1"),
+    ("kernel", "6.9.0-iobounce"),
+]
+
+
+def synthetic_results(d):
+    """Write a complete synthetic result set into directory @d: every file
+    report.py reads, rich enough that every section of report.md has
+    something to show (three IOMMUs, mode and policy boots, the profiler,
+    dma_map_benchmark, pool samples, bounce-auto's decisions, the NIC
+    bench). Deterministic: a fixed seed."""
+    rnd = random.Random(20240601)
+    fio, cpu = syn_fio(rnd)
+    syn_csv(d, "fio.csv", report.HEADER, fio)
+    syn_csv(d, "cpu.csv", ["iommu", "mode", "rw", "bs", "rep", "bytes", "busy_ticks", "hz"], cpu)
+    syn_csv(d, "prof.csv", ["iommu", "mode", "rw", "bs", "set", "bytes", "func", "hits",
+                            "time_us"], syn_prof(rnd))
+    syn_csv(d, "dmab.csv", ["iommu", "mode", "threads", "dir", "pages", "map_us", "unmap_us",
+                            "map_sd_us", "unmap_sd_us"], syn_dmab(rnd))
+    syn_csv(d, "pool-time.csv", ["iommu", "mode", "t", "phase", "bs", "pool_bytes",
+                                 "inflight_bytes", "inflight_reqs_now"], syn_pool_time(rnd))
+    syn_csv(d, "classes.csv", ["iommu", "mode", "rep", "class", "decision", "detail"],
+            syn_classes())
+    syn_csv(d, "decisions.csv", ["iommu", "mode", "rep", "rw", "bs", "pool_maps", "class",
+                                 "decision", "detail", "boot"], syn_decisions(rnd))
+    syn_csv(d, "pool.csv", ["iommu", "mode", "rep", "key", "value"],
+            [["virtio", "bounce", 1, "maps", 123456]])
+    net, prof, copy, maps, pool = syn_net(rnd)
+    syn_csv(d, "net.csv", report.NET_HEADER, net)
+    syn_csv(d, "net-prof.csv", ["iommu", "mode", "test", "size", "seconds", "packets", "func",
+                                "hits"], prof)
+    syn_csv(d, "net-copy.csv", ["iommu", "mode", "test", "size", "packets", "maps", "bytes"],
+            copy)
+    syn_csv(d, "net-maps.csv", ["iommu", "nic", "mode", "rep", "maps_a", "maps_b",
+                                "fallbacks_a", "fallbacks_b"], maps)
+    syn_csv(d, "net-pool.csv", ["mode", "second", "bytes", "maps", "nic", "iommu"], pool)
+    with open(os.path.join(d, "meta"), "w") as f:
+        f.write("".join(f"{k}={v}\n" for k, v in SYN_META))
+
+
 class ReadNet(unittest.TestCase):
     def test_missing_is_empty(self):
         with tempfile.TemporaryDirectory() as d:
@@ -413,6 +731,126 @@ class WholeReport(unittest.TestCase):
             self.assertIn("virtio,strict,virtio-net:rr,64,9000,4000,2.2500", lines)
             with open(os.path.join(d, "net-panels.gp")) as f:
                 self.assertIn("npanels = 2", f.read())
+
+
+
+class SyntheticReport(unittest.TestCase):
+    """report.py end to end on synthetic_results(): every section there,
+    the verdict counts consistent, a few values checked by hand."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.d = cls.tmp.name
+        synthetic_results(cls.d)
+        p = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), "--results", cls.d],
+                           capture_output=True, text=True)
+        cls.rc, cls.err, cls.out = p.returncode, p.stderr, p.stdout
+        with open(os.path.join(cls.d, "report.md")) as f:
+            cls.md = f.read()
+        cls.lines = cls.md.splitlines()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_ran(self):
+        self.assertEqual(self.rc, 0, self.err)
+        self.assertEqual(self.out, self.md)
+
+    def test_sections(self):
+        for h in ("# iobounce bench: fio, DMA costs, dma_map_benchmark, pool memory, NIC",
+                  "## virtio-iommu", "## Intel VT-d (intel-iommu)", "## amd",
+                  "### Bounce policies compared in the same boots",
+                  "### DMA costs per GiB and per I/O", "### dma_map_benchmark (pci-testdev)",
+                  "### Bounce pool memory against bytes in flight",
+                  "### bounce-auto decisions after each run (bounce-auto boots)",
+                  "### bounce-auto decisions after each run (policy boots)",
+                  "## NIC bench", "### virtio-iommu, e1000e", "### virtio-iommu, virtio-net",
+                  "### Intel VT-d (intel-iommu), e1000e", "## Targets",
+                  "#### virtio-iommu", "#### Intel VT-d (intel-iommu)", "#### amd",
+                  "#### NIC bench: virtio-iommu, e1000e"):
+            self.assertIn(h, self.lines)
+        for n, h in ((3, "### fio IOPS"), (3, "Median throughput, MiB/s:"),
+                     (3, "### bounce-auto decisions (debugfs class_ lines at the end "
+                         "of each boot)"),
+                     (3, "Median [min-max] over the rounds:")):
+            self.assertEqual(self.lines.count(h), n, h)
+        for s in ("Ratio of medians against strict (same boots):",
+                  "bounce-auto against the best fixed threshold of each workload:",
+                  "Paired ratios: the runs of two policies", "Noise floor:",
+                  "No ratio against passthrough: passthrough was not measured.",
+                  "No ratio against strict: no other mode was measured.",
+                  "No class_ lines in the pool's stats", "bounce-auto was not measured.",
+                  "IOMMU requests per packet (profiler pass", "What the pools did",
+                  "Mappings the two pools served", "Pool memory of the receiving NIC",
+                  "- boots retried after QEMU itself failed:", "- note: under TCG",
+                  "The auto policy (read, each block size 4k..1M; policy boots):",
+                  "The auto policy (read, each block size 4k..1M; a boot per mode):",
+                  "cell(s) whose repetitions spread", "cell(s) spread by more than"):
+            self.assertIn(s, self.md)
+
+    def test_verdict_counts(self):
+        summary = [ln for ln in self.lines if ln.startswith("Computed from the medians")]
+        self.assertEqual(len(summary), 1)
+        counts = dict((v, int(n)) for v, n in
+                      (kv.rsplit(": ", 1) for kv in summary[0].split(". ", 1)[1].split(", ")))
+        self.assertEqual(set(counts), {"MET", "NOT MET", "INCONCLUSIVE", "NOT EVALUATED"})
+        for v, n in counts.items():
+            self.assertEqual(sum(ln.startswith(f"- **{v}** -- ") for ln in self.lines), n, v)
+        self.assertEqual(sum(counts.values()),
+                         sum(ln.startswith("- **") for ln in self.lines))
+
+    def test_target_kinds(self):
+        # every kind of block target under each IOMMU's heading, the NIC
+        # targets under each NIC's
+        blocks, cur = {}, None
+        for ln in self.lines[self.lines.index("## Targets"):]:
+            if ln.startswith("#### "):
+                cur = blocks.setdefault(ln[5:], [])
+            elif cur is not None and ln.startswith("- **"):
+                cur.append(ln)
+        kinds = ("read 4k: bounce >= 2.0 x strict", "read 4k: bounce >= lazy",
+                 "read 4k: bounce >= 0.8 x passthrough", "read 16k: bounce >= lazy",
+                 "IOMMU requests/GiB at read 4k", "map+unmap time/GiB at read 4k",
+                 "dma_map_benchmark bounce", "pool (bounce): peak", "pool (swiotlb): peak",
+                 "read 4k: bounce-auto >= 0.97 x strict",
+                 "read 4k: bounce-auto within 5 % of the best fixed threshold")
+        for iommu in ("virtio-iommu", "Intel VT-d (intel-iommu)", "amd"):
+            for k in kinds:
+                self.assertTrue(any(f" -- {k}" in ln for ln in blocks[iommu]), (iommu, k))
+        self.assertIn("- **NOT MET** -- pool (bounce-auto): after 10 s idle <= 5 % of peak: "
+                      "9.65 MiB after 12.5 s idle", self.md)
+        for nic in ("virtio-iommu, e1000e", "virtio-iommu, virtio-net"):
+            got = blocks[f"NIC bench: {nic}"]
+            self.assertEqual(len(got), 5, got)
+            self.assertIn("rr 64 B: bounce >= 1.5 x strict", got[0])
+
+    def test_values_by_hand(self):
+        # SYN_FIXED: strict 10000, 10400, 9800 and bounce 23000, 24000,
+        # 22000 at virtio read 4k: medians 10000 and 23000, ratio 2.30
+        self.assertTrue(any(ln.startswith("| strict | 10000 [9800-10400] |")
+                            for ln in self.lines))
+        self.assertIn("| bounce | 2.30 |", self.md)
+        gm = math.exp(sum(math.log(a / b) for a, b in
+                          ((23000, 10000), (24000, 10400), (22000, 9800))) / 3)
+        self.assertIn(f"- **MET** -- read 4k: bounce >= 2.0 x strict: paired {gm:.2f} [", self.md)
+        self.assertIn("medians bounce 23000 vs strict 10000 IOPS", self.md)
+        # prof.csv over 1 GiB: requests 1000 + 500 against 524288 + 262144;
+        # map 900 + 100 and unmap 1200 us against 45000 + 5000 and 60000
+        self.assertIn("bounce 1500 vs strict 786432 = 0.19 %", self.md)
+        self.assertIn("bounce 2200 us/GiB vs strict 110000 us/GiB = 2.0 %", self.md)
+        with open(os.path.join(self.d, "costs.csv")) as f:
+            self.assertIn("virtio,bounce,read,4096,1500.0,1000.0,1200.0", f.read().splitlines())
+        # bounce-auto at 128k holds 2 x 64 x 128 KiB + a slot per CPU per class
+        self.assertIn("| bounce-auto | read-131072 | 16.49 | 16.49 |", self.md)
+
+    def test_files(self):
+        for name in ("costs.csv", "costs-funcs.csv", "cpu-per-io.csv", "fio-virtio.dat",
+                     "fio-vtd.dat", "fio-amd.dat", "policy-virtio.dat", "net.dat",
+                     "net-panels.gp", "net-costs.csv"):
+            self.assertTrue(os.path.exists(os.path.join(self.d, name)), name)
+        self.assertFalse(os.path.exists(os.path.join(self.d, "policy-vtd.dat")))
 
 
 if __name__ == "__main__":
