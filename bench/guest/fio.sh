@@ -191,7 +191,7 @@ sampler() {
 	echo "$t0" >/tmp/poolt.t0
 }
 
-common="--filename=$dev --direct=1 --ioengine=libaio --iodepth=$IODEPTH --size=$size --name=b --output-format=terse"
+common="--filename=$dev --direct=1 --ioengine=libaio --iodepth=$IODEPTH --size=$size --name=b --output-format=json"
 # huge=1: fio's buffers in huge pages (SysV shm, SHM_HUGETLB), so that every
 # I/O is one physically contiguous run and costs the IOMMU path the same
 # number of requests in every run; in small pages that number follows the
@@ -214,7 +214,7 @@ if [ "$HUGE" = 1 ]; then
 	common="$common --mem=shmhuge"
 fi
 # runfio RW BYTES RAMP SECONDS OUT: one fio run of RAMP s unmeasured
-# (fio's ramp_time) then SECONDS measured, terse output in OUT
+# (fio's ramp_time) then SECONDS measured, JSON output in OUT
 runfio() {
 	fio $common --rw="$1" --bs="$2" --ramp_time="$3" --runtime="$4" --time_based \
 		>"$5" 2>/tmp/fio.err ||
@@ -253,12 +253,13 @@ measure() {
 	c0=$(busy_ticks); b0=$(dev_bytes)
 	wait "$fpid" || fail "fio failed for $rw:$bytes$tag"
 	c1=$(busy_ticks); b1=$(dev_bytes)
-	# Terse v3: field 5 error, field 8 read IOPS, field 49 write IOPS.
-	line=$(grep '^3;' /tmp/fio.out | head -n 1)
-	[ -n "$line" ] || { cat /tmp/fio.out /tmp/fio.err >&2; fail "no terse output for $rw:$bytes$tag"; }
-	err=$(echo "$line" | cut -d';' -f5)
-	riops=$(echo "$line" | cut -d';' -f8)
-	wiops=$(echo "$line" | cut -d';' -f49)
+	# fio's JSON, one job: its error and IOPS (read + write, rounded)
+	awk -f /lib/iob/fio-json.awk /tmp/fio.out >/tmp/fio.flat ||
+		{ cat /tmp/fio.out /tmp/fio.err >&2; fail "fio's JSON for $rw:$bytes$tag not understood"; }
+	err=$(sed -n 's/^jobs\.0\.error //p' /tmp/fio.flat)
+	[ -n "$err" ] || { cat /tmp/fio.out /tmp/fio.err >&2; fail "no job in fio's JSON for $rw:$bytes$tag"; }
+	riops=$(awk '$1 == "jobs.0.read.iops" { printf "%.0f", $2 }' /tmp/fio.flat)
+	wiops=$(awk '$1 == "jobs.0.write.iops" { printf "%.0f", $2 }' /tmp/fio.flat)
 	[ "$err" = 0 ] || fail "fio reported error $err for $rw:$bytes$tag"
 	iops=$(( riops + wiops ))
 	[ "$iops" -gt 0 ] || fail "fio measured 0 IOPS for $rw:$bytes$tag"

@@ -43,7 +43,7 @@ echo 1 >$TR/events/iommu_bounce/iommu_bounce_decide/enable ||
 echo 1 >$TR/tracing_on
 fio --filename="$dev" --direct=1 --ioengine=libaio --iodepth=64 \
 	--size=512m --name=w --mem=shmhuge --rw=read --bs="$bs" \
-	--time_based --runtime="$secs" --output-format=terse >/tmp/fio.out 2>&1 &
+	--time_based --runtime="$secs" --output-format=json >/tmp/fio.out 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
 	read -r up _ </proc/uptime
@@ -51,6 +51,8 @@ while kill -0 $pid 2>/dev/null; do
 	sleep 0.1
 done
 wait $pid || fail "fio: $(cat /tmp/fio.out)"
-# terse v3: field 8 is the read IOPS
-echo "@@IOB IOPS $(cut -d';' -f8 /tmp/fio.out)"
+iops=$(awk -f /lib/iob/fio-json.awk /tmp/fio.out |
+	awk '$1 == "jobs.0.read.iops" { printf "%.0f", $2 }')
+[ -n "$iops" ] || fail "no read IOPS in fio's JSON: $(cat /tmp/fio.out)"
+echo "@@IOB IOPS $iops"
 sed 's/^/@@IOB T /' $TR/trace

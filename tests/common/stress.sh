@@ -69,11 +69,21 @@ _nvme_set_type() {
 	[ "$_t" = "$2" ] || { _fail "group $1 type is '$_t' after writing $2"; return 1; }
 }
 
-# _fio_kb FILE FIELD: sum of a terse (v3) field over all jobs of a fio
-# output made with --output-format=terse,normal: 6 = KiB read, 47 = KiB
-# written, 5 = error.
-_fio_kb() {
-	awk -F';' -v f="$2" '/^3;fio-/ { s += $f } END { print s + 0 }' "$1"
+# _fio_flat FILE: fio's JSON document in FILE (made with
+# --output-format=json,normal) flattened into FILE.flat, one "PATH VALUE"
+# line per value (/lib/iob/fio-json.awk); _fails when there is none.
+_fio_flat() {
+	awk -f /lib/iob/fio-json.awk "$1" >"$1.flat" &&
+		grep -q '^jobs\.0\.jobname ' "$1.flat" ||
+		{ _fail "no fio JSON document with a job in $1"; return 1; }
+}
+
+# _fio_sum FILE KEY: sum of KEY (read.io_kbytes, write.io_kbytes, error)
+# over all jobs of FILE.flat (_fio_flat)
+_fio_sum() {
+	awk -v k="$2" '{ p = $1; sub(/^jobs\.[0-9]+\./, "", p) }
+		$1 ~ /^jobs\.[0-9]+\./ && p == k { s += $2 }
+		END { print s + 0 }' "$1.flat"
 }
 
 # _fio_verify_points DEV LABEL RW:BS:SIZE...: points of the integrity
@@ -113,11 +123,18 @@ _fio_verify_points() {
 			_off=$((_off + 32))
 		done
 	} >"$_job"
-	IOB_FIO_QUIET=1 _run_fio --output-format=terse,normal "$_job"
+	IOB_FIO_QUIET=1 _run_fio --output-format=json,normal "$_job"
 	FIO_VERIFIED_KB=0
-	# terse v3: 3 job name, 5 error, 6 KiB read, 9 read ms, 47 KiB
-	# written, 50 write ms
-	awk -F';' '/^3;fio-/ { print $3, $5, $6, $47, $9 + $50 }' "$_out" >"$_job.res"
+	_fio_flat "$_out" || return 1
+	# per job: name, error, KiB read, KiB written, ms reading + writing
+	awk '{ split($1, p, "."); if (p[1] != "jobs") next
+	       j = p[2]; k = substr($1, length(p[1] p[2]) + 3)
+	       if (j + 1 > n) n = j + 1 }
+	     k == "jobname" { name[j] = $2 } k == "error" { err[j] = $2 }
+	     k == "read.io_kbytes" { r[j] = $2 } k == "write.io_kbytes" { w[j] = $2 }
+	     k == "read.runtime" || k == "write.runtime" { ms[j] += $2 }
+	     END { for (j = 0; j < n; j++) print name[j], err[j], r[j], w[j], ms[j] + 0 }' \
+		"$_out.flat" >"$_job.res"
 	_nres=0
 	while read -r _name _err _r _w _ms; do
 		_nres=$((_nres + 1))
@@ -160,7 +177,7 @@ _fio_verify_points() {
 
 # _fio_check_out FILE RC WHAT: _fail unless fio's output FILE and exit
 # status RC show a clean run: status 0, every job "err= 0", no verify
-# mismatch, terse error field 0.
+# mismatch, every job's error 0 in fio's JSON.
 _fio_check_out() {
 	[ "$2" -eq 0 ] || _fail "fio $3 exited with status $2"
 	grep -q 'err= *0' "$1" || _fail "fio $3 printed no 'err= 0' job line"
@@ -168,7 +185,8 @@ _fio_check_out() {
 		_fail "fio $3: $(grep 'err=' "$1" | grep -v 'err= *0[:,]' | head -n 1)"
 	! grep -qi 'verify failed\|bad magic\|bad header' "$1" ||
 		_fail "fio $3: verify mismatch: $(grep -i 'verify failed\|bad magic\|bad header' "$1" | head -n 1)"
-	[ "$(_fio_kb "$1" 5)" = 0 ] || _fail "fio $3: terse error field $(_fio_kb "$1" 5)"
+	_fio_flat "$1" || return 1
+	[ "$(_fio_sum "$1" error)" = 0 ] || _fail "fio $3: job error $(_fio_sum "$1" error) in fio's JSON"
 }
 
 # _fio_bg NAME FIO-ARGS...: start fio in the background, output in
@@ -184,7 +202,7 @@ _fio_bg() {
 		if [ "${IOB_MAKE_IT_FAIL:-0}" = 1 ]; then
 			echo 1 >/proc/self/make-it-fail || exit 99
 		fi
-		exec fio --output-format=terse,normal "$@"
+		exec fio --output-format=json,normal "$@"
 	) >"$IOB_STATE/$_n.fio" 2>&1 &
 	FIO_PID=$!
 }
@@ -214,7 +232,7 @@ _fio_loop() {
 		_i=0
 		while [ ! -e "$IOB_STATE/$_n.stop" ]; do
 			_i=$((_i + 1))
-			fio --output-format=terse,normal "$@" >"$IOB_STATE/$_n.$_i.fio" 2>&1
+			fio --output-format=json,normal "$@" >"$IOB_STATE/$_n.$_i.fio" 2>&1
 			echo $? >"$IOB_STATE/$_n.$_i.rc"
 		done
 	) &
@@ -233,8 +251,8 @@ _fio_loop_stop() {
 			cat "$_f"
 		fi
 		_fio_check_out "$_f" "$_rc" "$1 run $FIO_RUNS"
-		_w=$(_fio_kb "$_f" 47)
-		_r=$(_fio_kb "$_f" 6)
+		_w=$(_fio_sum "$_f" write.io_kbytes)
+		_r=$(_fio_sum "$_f" read.io_kbytes)
 		[ "$_r" -ge "$_w" ] || _fail "fio $1: wrote $_w KiB, read back only $_r KiB"
 		FIO_VERIFIED_KB=$((FIO_VERIFIED_KB + _w))
 	done
