@@ -107,7 +107,8 @@ if [ -n "$mods" ] && [ ! -f "$mod_build/vmlinux" ]; then
 	mods=
 fi
 if [ -n "$mods" ]; then
-	kmake_mod() { make -C "$IOB_SRC" O="$mod_build" ARCH=x86_64 "$@"; }
+	# MAKEFLAGS= : our own make's variables must not reach kbuild
+	kmake_mod() { MAKEFLAGS= make -C "$IOB_SRC" O="$mod_build" ARCH=x86_64 "$@"; }
 	if [ ! -f "$mod_build/scripts/module.lds" ]; then
 		kmake_mod modules_prepare >"$tmp/modules_prepare.log" 2>&1 ||
 			{ tail -n 20 "$tmp/modules_prepare.log" >&2; die "modules_prepare failed in $mod_build"; }

@@ -60,7 +60,9 @@ frags=("$IOB_TOP/config/base.config")
 [ "$flavor" = test ] && frags+=("$IOB_TOP/config/debug.config")
 cfg_hash=$(cat "${frags[@]}" | sha1sum | cut -c1-12)
 mkdir -p "$build"
-kmake() { make -C "$IOB_SRC" O="$build" ARCH=x86_64 "$@"; }
+# MAKEFLAGS= : variables given to our own make (make mutate MUTATIONS=...,
+# make test V=1) must not reach kbuild, which reads M, O, V and others.
+kmake() { MAKEFLAGS= make -C "$IOB_SRC" O="$build" ARCH=x86_64 "$@"; }
 configure() {
 	rm -f "$build/.iob-config"
 	say "configuring $flavor kernel (tinyconfig + ${frags[*]##*/})"
