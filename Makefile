@@ -16,10 +16,11 @@ test: kernel-test initramfs
 	tests/check
 
 # Each break patch in tests/mutations/ against the test it names (not CI:
-# about 5 minutes per mutation under TCG). M="001-... 004-..." picks some.
-mutate: kernel-test
+# about 5 minutes per mutation under TCG). MUTATIONS="001-... 004-..."
+# picks some. tests/mutate checks the names before it builds anything.
+mutate:
 	@echo "== mutations: build each broken kernel, run the test that must catch it"
-	tests/mutate $(M)
+	tests/mutate $(MUTATIONS)
 
 # bench/run.sh checks every knob first, then builds the bench kernel and
 # the initramfs (KERNEL=path or INITRD=path: boot that one as it is,
