@@ -1115,7 +1115,7 @@ static void iob_uses_other_cpus_idle_slots(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
 	struct on_cpu_maps *m;
-	int a, b;
+	int a, b, i, j, shared = 0;
 
 	if (num_online_cpus() < 2)
 		kunit_skip(test, "needs two online CPUs");
@@ -1137,10 +1137,17 @@ static void iob_uses_other_cpus_idle_slots(struct kunit *test)
 	m->unmap = false;
 	work_on_cpu(b, maps_on_cpu, m);
 	KUNIT_EXPECT_EQ(test, t->fake.maps, TEST_STEAL_SLOTS);
+	/* A slot moved from a to b has left a: each mapping owns its own */
+	for (i = 1; i < TEST_STEAL_SLOTS; i++) {
+		for (j = 0; j < i; j++)
+			shared += m->dma[i] == m->dma[j];
+	}
+	KUNIT_EXPECT_EQ(test, shared, 0);
 	m->unmap = true;
 	work_on_cpu(b, maps_on_cpu, m);
 	KUNIT_EXPECT_EQ(test, m->errors, 0);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], TEST_STEAL_SLOTS);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->free[0], TEST_STEAL_SLOTS);
 }
 
 static void iob_untrusted_sees_only_its_bytes(struct kunit *test)

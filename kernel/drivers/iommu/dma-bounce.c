@@ -2052,6 +2052,13 @@ static int iob_stats_show(struct seq_file *m, void *v)
 		seq_printf(m, "in_use_%zu: %lu\n", size,
 			   st.slots[class] - min(st.slots[class],
 						 st.free[class]));
+		/*
+		 * Unclamped, unlike in_use. Read without locks, a spill to
+		 * the depot may be counted twice for a moment; with no DMA
+		 * in flight, more idle than slots on every read means a
+		 * slot sits on two free lists at once.
+		 */
+		seq_printf(m, "idle_%zu: %lu\n", size, st.free[class]);
 		seq_printf(m, "hiwater_%zu: %ld\n", size,
 			   atomic_long_read(&pool->hiwater[class]));
 	}
