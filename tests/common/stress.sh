@@ -221,9 +221,11 @@ _fio_bg_check() {
 # fio job again and again in the background until _fio_loop_stop NAME;
 # each run writes and then verifies its blocks, so stopping between runs
 # never cuts a verify short. Sets FIO_PID.
-# _fio_loop_stop NAME: let the current run finish, check every run
-# (_fio_check_out), set FIO_RUNS and FIO_VERIFIED_KB (KiB written and
-# then verified, all runs), print a summary.
+# _fio_loop_stop NAME: _fio_loop_end NAME, then _fio_loop_results NAME.
+# _fio_loop_end NAME: let the current run finish; the I/O has stopped.
+# _fio_loop_results NAME: check every run (_fio_check_out), set FIO_RUNS
+# and FIO_VERIFIED_KB (KiB written and then verified, all runs), print a
+# summary.
 _fio_loop() {
 	_n=$1
 	shift
@@ -239,8 +241,14 @@ _fio_loop() {
 	FIO_PID=$!
 }
 _fio_loop_stop() {
+	_fio_loop_end "$1"
+	_fio_loop_results "$1"
+}
+_fio_loop_end() {
 	: >"$IOB_STATE/$1.stop"
 	wait "$FIO_PID"
+}
+_fio_loop_results() {
 	FIO_RUNS=0 FIO_VERIFIED_KB=0
 	for _rcf in "$IOB_STATE/$1".*.rc; do
 		[ -e "$_rcf" ] || continue
