@@ -38,15 +38,8 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 #define TEST_IDLE_LATER		(10 * HZ)
 #define TEST_MASK_28		DMA_BIT_MASK(28)
 #define TEST_STEAL_SLOTS	8	/* fewer than a CPU stack holds */
-/* The auto policy's constants the tests count with (IOB_* in dma-bounce.c) */
-#define TEST_BURST_NS		(32 * NSEC_PER_MSEC)
-#define TEST_SETTLE_NS		(TEST_BURST_NS / 2)
-#define TEST_REF_NS		(TEST_BURST_NS - TEST_SETTLE_NS)
-#define TEST_EXPLORE_SOONEST	8
-#define TEST_EARLY_BURSTS	4
-#define TEST_EXPLORE_EVERY	64
-#define TEST_SAMPLE_EVERY	16
-#define TEST_WARMUP		8
+/* Reserve slots per class (IOB_RESERVE in dma-bounce.c) */
+#define TEST_RESERVE		2
 
 struct fake_domain {
 	/*
@@ -58,8 +51,6 @@ struct fake_domain {
 	struct xarray pages;	/* IOVA pfn -> xa_mk_value(phys pfn) */
 	unsigned long iova_allocs, iova_frees, maps, unmaps, syncs;
 	bool fail_iova, fail_map, fail_unmap;
-	u64 now;		/* fake clock in ns, moved by clock_step per read */
-	u64 clock_step;
 };
 
 struct iob_test {
@@ -101,7 +92,7 @@ static void fake_free_iova(void *ctx, dma_addr_t iova, size_t size)
 }
 
 static int fake_map(void *ctx, dma_addr_t iova, phys_addr_t phys, size_t size,
-		    int prot)
+		    int prot, gfp_t gfp)
 {
 	struct fake_domain *fake = ctx;
 	unsigned long flags, i;
@@ -153,42 +144,12 @@ static void fake_sync(void *ctx, struct iommu_iotlb_gather *gather)
 	spin_unlock_irqrestore(&fake->lock, flags);
 }
 
-/*
- * The pool reads the clock once when it starts timing a call and once when
- * it ends, with nothing else in between, so a timed pool call costs exactly
- * clock_step; a test gives the IOMMU path any other cost by moving the clock
- * itself between iommu_dma_bounce_cost_begin() and _end().
- */
-static u64 fake_clock(void *ctx)
-{
-	struct fake_domain *fake = ctx;
-	unsigned long flags;
-	u64 now;
-
-	spin_lock_irqsave(&fake->lock, flags);
-	now = fake->now;
-	fake->now += fake->clock_step;
-	spin_unlock_irqrestore(&fake->lock, flags);
-	return now;
-}
-
-/* Move the fake clock on by @ns, as if an IOMMU request had taken that long */
-static void fake_advance(struct fake_domain *fake, u64 ns)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&fake->lock, flags);
-	fake->now += ns;
-	spin_unlock_irqrestore(&fake->lock, flags);
-}
-
 static const struct iommu_dma_bounce_ops fake_ops = {
 	.alloc_iova	= fake_alloc_iova,
 	.free_iova	= fake_free_iova,
 	.map		= fake_map,
 	.unmap		= fake_unmap,
 	.sync		= fake_sync,
-	.clock		= fake_clock,
 };
 
 /* What the device reaches at @dma: a kernel address, or NULL if unmapped */
@@ -232,6 +193,19 @@ static bool all_bytes(const void *buf, int val, size_t len)
 	return !memchr_inv(buf, val, len);
 }
 
+/* Replace the test's pool by one created with @flags, in mode "on". */
+static void test_repool(struct kunit *test, unsigned int flags)
+{
+	struct iob_test *t = test->priv;
+
+	iommu_dma_bounce_pool_destroy(t->pool);
+	t->pool = iommu_dma_bounce_pool_create(&fake_ops, &t->fake, PAGE_SIZE,
+					       NUMA_NO_NODE, flags, "kunit");
+	KUNIT_ASSERT_NOT_NULL(test, t->pool);
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON,
+				    TEST_MAX_SLOT, TEST_MAX_BYTES);
+}
+
 static int iob_test_init(struct kunit *test)
 {
 	struct iob_test *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
@@ -250,14 +224,8 @@ static int iob_test_init(struct kunit *test)
 	t->parms.segment_boundary_mask = ULONG_MAX;
 	t->dev->dma_parms = &t->parms;
 
-	t->pool = iommu_dma_bounce_pool_create(&fake_ops, &t->fake, PAGE_SIZE,
-					       NUMA_NO_NODE,
-					       dev_is_dma_coherent(t->dev),
-					       "kunit");
-	KUNIT_ASSERT_NOT_NULL(test, t->pool);
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON,
-				    TEST_MAX_SLOT, TEST_MAX_BYTES);
 	test->priv = t;
+	test_repool(test, 0);
 	return 0;
 }
 
@@ -323,6 +291,11 @@ static struct iommu_dma_bounce_stats *test_stats(struct kunit *test)
 
 static void iob_class_sizes(struct kunit *test)
 {
+	/* Classes follow the IOVA granule, not PAGE_SIZE */
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(SZ_2K, 0, SZ_2K), 0);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(SZ_2K, 0, SZ_2K + 1), 1);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(SZ_2K, 0, SZ_64K), 5);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(SZ_2K, 0, SZ_64K + 1), -1);
 	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, 1), 0);
 	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, PAGE_SIZE), 0);
 	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, PAGE_SIZE + 1), 1);
@@ -801,12 +774,12 @@ static void iob_policy_threshold(struct kunit *test)
 
 	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SZ_8K,
 				    TEST_MAX_BYTES);
-	KUNIT_EXPECT_TRUE(test, iommu_dma_bounce_wanted(t->pool, 0, SZ_8K));
-	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, 0, SZ_8K + 1));
+	KUNIT_EXPECT_TRUE(test, iommu_dma_bounce_wanted(t->pool, SZ_8K, 0));
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, SZ_8K + 1, 0));
 	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_OFF, SZ_8K,
 				    TEST_MAX_BYTES);
-	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, 0, 1));
-	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(NULL, 0, 1));
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, 1, 0));
+	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(NULL, 1, 0));
 }
 
 static void iob_iova_failure_falls_back(struct kunit *test)
@@ -1162,13 +1135,16 @@ static void iob_untrusted_sees_only_its_bytes(struct kunit *test)
 	dma_addr_t dma;
 	u8 *va;
 
-	/* Leave another mapping's bytes in the slot first */
+	/*
+	 * A device made untrusted at run time, in a domain that is not:
+	 * that mapping is cleared all the same, and the trusted mapping's
+	 * bytes it would share a slot with are not shown to it.
+	 */
 	dma = test_map(test, secret, PAGE_SIZE, DMA_TO_DEVICE, 0);
 	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
 	test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
-
 	dma = test_map(test, buf + off, len, DMA_TO_DEVICE,
-		       IOMMU_DMA_BOUNCE_UNTRUSTED | IOMMU_DMA_BOUNCE_FORCE);
+		       IOMMU_DMA_BOUNCE_UNTRUSTED);
 	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
 	va = fake_translate(&t->fake, dma & PAGE_MASK);
 	KUNIT_ASSERT_NOT_NULL(test, va);
@@ -1178,6 +1154,27 @@ static void iob_untrusted_sees_only_its_bytes(struct kunit *test)
 					  PAGE_SIZE - (dma & ~PAGE_MASK) - len));
 	test_unmap(test, dma, len, DMA_TO_DEVICE, 0);
 	/* The idle slot stays mapped, so it must not keep the data either */
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0, PAGE_SIZE));
+}
+
+/* In an untrusted domain every mapping is cleared, whoever makes it */
+static void iob_untrusted_domain_clears_every_mapping(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 0x42);
+	size_t off = 10, len = 100;
+	dma_addr_t dma;
+	u8 *va;
+
+	test_repool(test, IOMMU_DMA_BOUNCE_POOL_UNTRUSTED);
+	dma = test_map(test, buf + off, len, DMA_BIDIRECTIONAL, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	va = fake_translate(&t->fake, dma & PAGE_MASK);
+	KUNIT_ASSERT_NOT_NULL(test, va);
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0, dma & ~PAGE_MASK));
+	KUNIT_EXPECT_TRUE(test, all_bytes(va + (dma & ~PAGE_MASK) + len, 0,
+					  PAGE_SIZE - (dma & ~PAGE_MASK) - len));
+	test_unmap(test, dma, len, DMA_BIDIRECTIONAL, 0);
 	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0, PAGE_SIZE));
 }
 
@@ -1326,631 +1323,168 @@ static void iob_concurrent_kthreads(struct kunit *test)
 	KUNIT_EXPECT_LE(test, slots, STRESS_THREADS * IOMMU_DMA_BOUNCE_NR_CLASSES * 2);
 }
 
-/* The auto policy's state of size class 0 (one page). */
-static struct iommu_dma_bounce_auto_state *auto_state(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	struct iommu_dma_bounce_auto_state *st;
-
-	st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, st);
-	iommu_dma_bounce_auto_get(t->pool, 0, st);
-	return st;
-}
-
-/* One measured mapping of class 0: what its map and its unmap cost. */
-static void auto_feed(struct kunit *test, bool bounced, u64 map_ns,
-		      u64 unmap_ns)
-{
-	struct iob_test *t = test->priv;
-
-	iommu_dma_bounce_auto_sample(t->pool, 0, bounced,
-				     IOMMU_DMA_BOUNCE_COST_MAP, map_ns);
-	iommu_dma_bounce_auto_sample(t->pool, 0, bounced,
-				     IOMMU_DMA_BOUNCE_COST_UNMAP, unmap_ns);
-}
-
-/* @n measured mappings of class 0 on each path, at fixed costs. */
-static void auto_feed_both(struct kunit *test, int n, u64 iommu_map,
-			   u64 iommu_unmap, u64 bounce_map, u64 bounce_unmap)
-{
-	int i;
-
-	for (i = 0; i < n; i++) {
-		auto_feed(test, false, iommu_map, iommu_unmap);
-		auto_feed(test, true, bounce_map, bounce_unmap);
-	}
-}
-
-/*
- * The end of a burst of class 0 that timed, on average, these costs of a
- * map and an unmap on each path.
- */
-static void auto_burst(struct kunit *test, u64 iommu_map, u64 iommu_unmap,
-		       u64 bounce_map, u64 bounce_unmap)
-{
-	struct iob_test *t = test->priv;
-	const u64 iommu[IOMMU_DMA_BOUNCE_NR_COST_OPS] = {
-		[IOMMU_DMA_BOUNCE_COST_MAP] = iommu_map,
-		[IOMMU_DMA_BOUNCE_COST_UNMAP] = iommu_unmap,
-	};
-	const u64 bounce[IOMMU_DMA_BOUNCE_NR_COST_OPS] = {
-		[IOMMU_DMA_BOUNCE_COST_MAP] = bounce_map,
-		[IOMMU_DMA_BOUNCE_COST_UNMAP] = bounce_unmap,
-	};
-
-	iommu_dma_bounce_auto_burst(t->pool, 0, iommu, bounce);
-}
-
-/* @n bursts at fixed costs, each after a sample of the chosen path */
-static void auto_bursts(struct kunit *test, int n, u64 iommu_map,
-			u64 iommu_unmap, u64 bounce_map, u64 bounce_unmap)
-{
-	int i;
-
-	for (i = 0; i < n; i++) {
-		auto_feed_both(test, 1, iommu_map, iommu_unmap, bounce_map,
-			       bounce_unmap);
-		auto_burst(test, iommu_map, iommu_unmap, bounce_map,
-			   bounce_unmap);
-	}
-}
-
-/*
- * Switch the pool to the auto policy and feed class 0 forty mappings of
- * fixed costs on each path: enough for both to be warm and decided.
- */
-static void auto_train(struct kunit *test, u64 iommu_map, u64 iommu_unmap,
-		       u64 bounce_map, u64 bounce_unmap)
-{
-	struct iob_test *t = test->priv;
-
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
-				    TEST_MAX_BYTES);
-	auto_feed_both(test, 40, iommu_map, iommu_unmap, bounce_map,
-		       bounce_unmap);
-}
-
-static void iob_auto_converges(struct kunit *test)
-{
-	struct iommu_dma_bounce_auto_state *st;
-
-	st = auto_state(test);
-	KUNIT_EXPECT_FALSE(test, st->bounce);	/* upstream's path first */
-	KUNIT_EXPECT_EQ(test, st->samples[0] + st->samples[1], 0);
-
-	auto_train(test, 3000, 4000, 1000, 1500);
-	st = auto_state(test);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->iommu_ns, 7000);
-	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2500);
-	KUNIT_EXPECT_EQ(test, st->recent_ns, 2500);
-	/* Warm after 8 of each; then only the chosen path takes samples */
-	KUNIT_EXPECT_EQ(test, st->samples[0], 2 * TEST_WARMUP);
-	KUNIT_EXPECT_EQ(test, st->samples[1], 80);
-	KUNIT_EXPECT_EQ(test, st->switches, 1);
-}
-
-static void iob_auto_switches_when_costs_cross(struct kunit *test)
-{
-	struct iommu_dma_bounce_auto_state *st;
-	u64 iommu;
-	int i;
-
-	auto_train(test, 3500, 3500, 1250, 1250);
-	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
-
-	/* The IOMMU gets cheaper burst by burst, down to a fifth of a copy */
-	for (i = 0; i < 40; i++) {
-		iommu = max(3500 - 250 * i, 250);
-		auto_bursts(test, 1, iommu, iommu, 1250, 1250);
-	}
-	st = auto_state(test);
-	KUNIT_EXPECT_FALSE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 2);
-	KUNIT_EXPECT_LT(test, st->iommu_ns, st->bounce_ns);
-}
-
-/* +-10 % around @ns, alternating */
-static u64 wobbly(u64 ns, int i)
-{
-	return i % 2 ? ns + ns / 10 : ns - ns / 10;
-}
-
-/* The same, and a 100x spike every 16th sample */
-static u64 noisy(u64 ns, int i)
-{
-	return i % 16 == 15 ? ns * 100 : wobbly(ns, i);
-}
-
-/* @n rounds of samples with spikes, then a burst whose means wobble */
-static void auto_noise(struct kunit *test, int n, u64 iommu, u64 bounce)
-{
-	int i, j;
-
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < TEST_SAMPLE_EVERY; j++) {
-			auto_feed(test, false, noisy(iommu, i + j),
-				  noisy(iommu, i + j + 1));
-			auto_feed(test, true, noisy(bounce, i + j + 3),
-				  noisy(bounce, i + j));
-		}
-		/* Every other burst alone finds the copy 14 % cheaper */
-		auto_burst(test, wobbly(iommu, i), wobbly(iommu, i),
-			   wobbly(bounce, i + 1), wobbly(bounce, i + 1));
-	}
-}
-
-static void iob_auto_no_flap_on_noise(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	struct iommu_dma_bounce_auto_state *st;
-
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
-				    TEST_MAX_BYTES);
-	/* A copy 5 % dearer than the IOMMU: never worth a switch */
-	auto_noise(test, 200, 2500, 2625);
-	st = auto_state(test);
-	KUNIT_EXPECT_FALSE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 0);
-	KUNIT_EXPECT_EQ(test, st->bursts, 200);
-
-	/* A copy at a third: one switch, and it sticks despite the spikes */
-	auto_noise(test, 200, 2500, 830);
-	st = auto_state(test);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 1);
-}
-
-/* A path must be cheaper by more than 1/8 to take over, in either direction. */
-static void iob_auto_bounces_only_on_a_clear_win(struct kunit *test)
-{
-	struct iommu_dma_bounce_auto_state *st;
-
-	/* The pool 8 % cheaper: not enough */
-	auto_train(test, 1250, 1250, 1150, 1150);
-	auto_bursts(test, 8, 1250, 1250, 1150, 1150);
-	st = auto_state(test);
-	KUNIT_EXPECT_FALSE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 0);
-	/* The pool is the cheaper path to explore: no scaling down */
-	KUNIT_EXPECT_EQ(test, st->explore_every, TEST_EXPLORE_EVERY);
-
-	/* 20 % cheaper: bounce */
-	auto_bursts(test, 8, 1250, 1250, 1000, 1000);
-	st = auto_state(test);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 1);
-
-	/* The IOMMU 8 % cheaper: stays bounced */
-	auto_bursts(test, 8, 1250, 1250, 1350, 1350);
-	st = auto_state(test);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 1);
-
-	/* 20 % cheaper: back */
-	auto_bursts(test, 8, 1250, 1250, 1500, 1500);
-	st = auto_state(test);
-	KUNIT_EXPECT_FALSE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 2);
-}
-
-/* The path iommu_dma_bounce_wanted() picks for one page at fake time @now. */
-static bool auto_wanted_at(struct kunit *test, phys_addr_t phys, u64 now)
-{
-	struct iob_test *t = test->priv;
-
-	t->fake.now = now;
-	return iommu_dma_bounce_wanted(t->pool, phys, PAGE_SIZE);
-}
-
-/* One IOMMU path call of one page at fake time @at that costs @ns. */
-static void auto_iommu_call(struct kunit *test, phys_addr_t phys, u64 at,
-			    enum iommu_dma_bounce_cost_op op, u64 ns)
-{
-	struct iob_test *t = test->priv;
-	u64 start;
-
-	t->fake.now = at;
-	start = iommu_dma_bounce_cost_begin(t->pool, phys, PAGE_SIZE, op);
-	t->fake.now = at + ns;
-	iommu_dma_bounce_cost_end(t->pool, phys, PAGE_SIZE, op, start);
-}
-
-/*
- * @n mappings of one page through the pool starting at fake time @at, with
- * every clock read moving the clock by @step: a timed pool call costs @step.
- */
-static void auto_pool_calls(struct kunit *test, void *buf, int n, u64 at,
-			    u64 step)
-{
-	struct iob_test *t = test->priv;
-	dma_addr_t dma;
-	int i;
-
-	t->fake.now = at;
-	t->fake.clock_step = step;
-	for (i = 0; i < n; i++) {
-		dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
-		KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
-		test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
-	}
-	t->fake.clock_step = 0;
-}
-
-/*
- * The path not chosen is explored in bursts: after a reference on the
- * chosen path, every candidate takes the other path for one burst length,
- * one part in 64 of the time, k times less for a path k times dearer, up to
- * 16 times.
- */
-static void iob_auto_explores_in_bursts(struct kunit *test)
-{
-	phys_addr_t phys = virt_to_phys(test_buf(test, PAGE_SIZE, 2));
-	struct iommu_dma_bounce_auto_state *st;
-	struct iob_test *t = test->priv;
-	u64 t0 = TEST_BURST_NS, b1, start, period, now;
-	u64 soon = TEST_EXPLORE_SOONEST * TEST_BURST_NS;
-	int explored = 0;
-
-	/* The clock stands still at t0 while the policy warms up */
-	t->fake.now = t0;
-	auto_train(test, 4000, 4000, 1000, 1000);
-	st = auto_state(test);
-	KUNIT_ASSERT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->explore_every, 4 * TEST_EXPLORE_EVERY);
-	period = 4 * TEST_EXPLORE_EVERY * TEST_BURST_NS;
-
-	/* The first burst comes one burst length after warm-up ... */
-	b1 = t0 + TEST_BURST_NS;
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 - 1));
-	/* ... its reference stays on the chosen path ... */
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1));
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 + TEST_REF_NS - 1));
-	/* ... and then it lasts one burst length */
-	b1 += TEST_REF_NS;
-	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1));
-	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1 + TEST_SETTLE_NS));
-	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, b1 + TEST_BURST_NS - 1));
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, b1 + TEST_BURST_NS));
-	KUNIT_EXPECT_EQ(test, auto_state(test)->bursts, 1);
-
-	/* A candidate a millisecond: the early bursts come at the soonest ... */
-	start = b1 - TEST_REF_NS;
-	for (now = b1 + TEST_BURST_NS;
-	     now < start + (TEST_EARLY_BURSTS - 1) * soon; now += NSEC_PER_MSEC)
-		explored += !auto_wanted_at(test, phys, now);
-	KUNIT_EXPECT_EQ(test, explored,
-			(TEST_EARLY_BURSTS - 2) * TEST_BURST_NS / NSEC_PER_MSEC);
-	KUNIT_EXPECT_EQ(test, auto_state(test)->bursts, TEST_EARLY_BURSTS - 1);
-	/* ... the last of them and six more a period apart */
-	start += (TEST_EARLY_BURSTS - 1) * soon;
-	explored = 0;
-	for (now = start; now < start + 7 * period; now += NSEC_PER_MSEC)
-		explored += !auto_wanted_at(test, phys, now);
-	KUNIT_EXPECT_EQ(test, explored, 7 * TEST_BURST_NS / NSEC_PER_MSEC);
-	st = auto_state(test);
-	KUNIT_EXPECT_EQ(test, st->bursts, TEST_EARLY_BURSTS + 6);
-	/* No call was timed in them: nothing changed */
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->iommu_ns, 8000);
-
-	/* 100x dearer: capped at 16 times fewer */
-	auto_bursts(test, 8, 100000, 100000, 1000, 1000);
-	st = auto_state(test);
-	KUNIT_EXPECT_GE(test, st->iommu_ns, 16 * st->bounce_ns);
-	KUNIT_EXPECT_EQ(test, st->explore_every, 16 * TEST_EXPLORE_EVERY);
-}
-
-/*
- * A burst is one paired sample. Its reference times every call of the
- * chosen path; its first half lets the chosen path's mappings drain and is
- * not timed; the calls of its second half are timed. When it ends, each
- * path's estimate moves half way to its mean in the burst. Samples of the
- * chosen path between bursts move only @recent, and the chosen path is not
- * sampled during the burst.
- */
-static void iob_auto_burst_is_one_sample(struct kunit *test)
-{
-	u8 *buf = test_buf(test, PAGE_SIZE, 4);
-	phys_addr_t phys = virt_to_phys(buf);
-	struct iommu_dma_bounce_auto_state *st;
-	struct iob_test *t = test->priv;
-	u64 t0 = TEST_BURST_NS, start, settle, half;
-	unsigned long pool_samples;
-	int i;
-
-	t->fake.now = t0;
-	auto_train(test, 4000, 4000, 1000, 1000);
-	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
-	start = t0 + TEST_BURST_NS;
-	settle = start + TEST_REF_NS;
-	half = settle + TEST_SETTLE_NS;
-
-	/* Outside a burst, pool calls are samples: of @recent only */
-	auto_pool_calls(test, buf, 4 * TEST_SAMPLE_EVERY, t0, 3000);
-	st = auto_state(test);
-	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
-	KUNIT_EXPECT_GT(test, st->recent_ns, 2000);
-	KUNIT_EXPECT_GT(test, st->samples[1], 80);
-	pool_samples = st->samples[1];
-
-	/* The reference: every pool call is timed, here 1500 */
-	KUNIT_ASSERT_TRUE(test, auto_wanted_at(test, phys, start));
-	auto_pool_calls(test, buf, 4, start, 1500);
-	/* First half: dear, not counted */
-	KUNIT_ASSERT_FALSE(test, auto_wanted_at(test, phys, settle));
-	auto_iommu_call(test, phys, settle + 1, IOMMU_DMA_BOUNCE_COST_MAP, 50000);
-	auto_iommu_call(test, phys, half - 1, IOMMU_DMA_BOUNCE_COST_UNMAP, 50000);
-	/* Second half, from the first candidate in it: 2000 per call */
-	KUNIT_ASSERT_FALSE(test, auto_wanted_at(test, phys, half));
-	for (i = 0; i < 4; i++) {
-		auto_iommu_call(test, phys, half + i, IOMMU_DMA_BOUNCE_COST_MAP,
-				2000);
-		auto_iommu_call(test, phys, half + i,
-				IOMMU_DMA_BOUNCE_COST_UNMAP, 2000);
-	}
-	/* Pool calls made during the burst count for nothing */
-	auto_pool_calls(test, buf, 4 * TEST_SAMPLE_EVERY, half, 50000);
-	st = auto_state(test);
-	KUNIT_EXPECT_EQ(test, st->bursts, 0);
-	KUNIT_EXPECT_EQ(test, st->iommu_ns, 8000);
-	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
-	KUNIT_EXPECT_EQ(test, st->samples[1], pool_samples);
-
-	/*
-	 * The next candidate after the burst ends it: the IOMMU 4000 -> 3000
-	 * per call, the pool 1000 -> 1250, and @recent starts from there
-	 */
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, half + TEST_BURST_NS -
-					       TEST_SETTLE_NS));
-	st = auto_state(test);
-	KUNIT_EXPECT_EQ(test, st->bursts, 1);
-	KUNIT_EXPECT_EQ(test, st->iommu_ns, 6000);
-	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2500);
-	KUNIT_EXPECT_EQ(test, st->recent_ns, 2500);
-	KUNIT_EXPECT_EQ(test, st->samples[0], 2 * TEST_WARMUP + 8);
-	KUNIT_EXPECT_EQ(test, st->samples[1], pool_samples + 8);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-}
-
-/*
- * Only a burst moves a class, and only the second of two bursts in a row
- * that find the other path clearly cheaper. The chosen path's samples
- * between bursts, when they make it look dearer, bring the next burst
- * forward, to no sooner than 8 burst lengths after the last one began.
- */
-static void iob_auto_switches_on_two_bursts(struct kunit *test)
-{
-	phys_addr_t phys = virt_to_phys(test_buf(test, PAGE_SIZE, 5));
-	struct iommu_dma_bounce_auto_state *st;
-	struct iob_test *t = test->priv;
-	u64 t0 = TEST_BURST_NS, soon = t0 + TEST_EXPLORE_SOONEST * TEST_BURST_NS;
-	int i;
-
-	t->fake.now = t0;
-	auto_train(test, 4000, 4000, 1000, 1000);
-	for (i = 0; i < TEST_EARLY_BURSTS; i++)
-		auto_burst(test, 4000, 4000, 1000, 1000);
-	st = auto_state(test);
-	KUNIT_ASSERT_TRUE(test, st->bounce);
-	KUNIT_ASSERT_EQ(test, st->bursts, TEST_EARLY_BURSTS);
-	/* Past the early bursts: none is due soon ... */
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, soon + TEST_REF_NS));
-
-	/* ... until the pool's samples, 8x dearer, bring it forward */
-	for (i = 0; i < 4 * TEST_SAMPLE_EVERY; i++)
-		auto_feed(test, true, 8000, 8000);
-	st = auto_state(test);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
-	KUNIT_EXPECT_GT(test, st->recent_ns, 9000);
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, soon - 1));
-	KUNIT_EXPECT_TRUE(test, auto_wanted_at(test, phys, soon));
-	KUNIT_EXPECT_FALSE(test, auto_wanted_at(test, phys, soon + TEST_REF_NS));
-
-	/* One burst that finds the IOMMU cheaper is not enough ... */
-	auto_burst(test, 4000, 4000, 16000, 16000);
-	st = auto_state(test);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_GT(test, st->bounce_ns, 9000 + 9000 / 8);
-	/* ... and a second one that does not clears it */
-	auto_burst(test, 4000, 4000, 4000, 4000);
-	st = auto_state(test);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_GT(test, st->bounce_ns, 9000 + 9000 / 8);
-	auto_burst(test, 4000, 4000, 16000, 16000);
-	KUNIT_EXPECT_TRUE(test, auto_state(test)->bounce);
-
-	/* Two in a row: switch */
-	auto_burst(test, 4000, 4000, 16000, 16000);
-	st = auto_state(test);
-	KUNIT_EXPECT_FALSE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 2);
-	KUNIT_EXPECT_EQ(test, st->bursts, TEST_EARLY_BURSTS + 4);
-}
-
-/*
- * Candidate mappings of one page, each on the path iommu_dma_bounce_wanted()
- * picks: through the pool for real, or as an IOMMU mapping whose map and
- * unmap each cost @iommu_extra more than a pool call, @gap ns apart.
- * Return: how many took the IOMMU path.
- */
-static int auto_run(struct kunit *test, void *buf, int n, s64 iommu_extra,
-		    u64 gap)
-{
-	struct iob_test *t = test->priv;
-	phys_addr_t phys = virt_to_phys(buf);
-	enum iommu_dma_bounce_cost_op op;
-	int i, iommu = 0;
-	dma_addr_t dma;
-	u64 start;
-
-	for (i = 0; i < n; i++) {
-		if (iommu_dma_bounce_wanted(t->pool, phys, PAGE_SIZE)) {
-			dma = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
-			KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
-			test_unmap(test, dma, PAGE_SIZE, DMA_TO_DEVICE, 0);
-		} else {
-			iommu++;
-			for (op = IOMMU_DMA_BOUNCE_COST_MAP;
-			     op < IOMMU_DMA_BOUNCE_NR_COST_OPS; op++) {
-				start = iommu_dma_bounce_cost_begin(t->pool,
-								    phys,
-								    PAGE_SIZE,
-								    op);
-				fake_advance(&t->fake, iommu_extra);
-				iommu_dma_bounce_cost_end(t->pool, phys,
-							  PAGE_SIZE, op, start);
-			}
-		}
-		fake_advance(&t->fake, gap);
-	}
-	return iommu;
-}
-
-static void iob_auto_learns_on_the_real_paths(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	u8 *buf = test_buf(test, PAGE_SIZE, 3);
-	struct iommu_dma_bounce_auto_state *st;
-	/* A mapping every 4 ms on either path: a burst is 8 of them */
-	u64 gap = TEST_BURST_NS / 8;
-	int burst = TEST_BURST_NS / gap;
-	/* Candidates between bursts while the IOMMU is 6x dearer */
-	int period = 6 * TEST_EXPLORE_EVERY * burst;
-	int n = 4 * period, iommu;
-
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
-				    TEST_MAX_BYTES);
-	t->fake.now = 1;
-	t->fake.clock_step = 1000;
-
-	/*
-	 * IOMMU calls 6x dearer than pool calls: bounce, but keep looking.
-	 * Warm-up sends 1 in 2 each way until the IOMMU has 8 samples of
-	 * each op; then a burst soon after it, the early ones at the soonest
-	 * and one a period.
-	 */
-	iommu = auto_run(test, buf, n, 5000, gap);
-	st = auto_state(test);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->bounce_ns, 2000);
-	KUNIT_EXPECT_EQ(test, st->iommu_ns, 12000);
-	KUNIT_EXPECT_EQ(test, st->bursts, TEST_EARLY_BURSTS + 3);
-	KUNIT_EXPECT_GE(test, iommu,
-			TEST_WARMUP + (TEST_EARLY_BURSTS + 3) * burst);
-	KUNIT_EXPECT_LE(test, iommu,
-			2 * TEST_WARMUP + (TEST_EARLY_BURSTS + 3) * burst);
-	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, n - iommu);
-
-	/* The IOMMU becomes 10x cheaper than the pool: back, once */
-	auto_run(test, buf, n, -900, gap);
-	st = auto_state(test);
-	KUNIT_EXPECT_FALSE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 2);
-	/* ... and it stays: the pool, 10x dearer, is explored 10x less */
-	iommu = auto_run(test, buf, period, -900, gap);
-	KUNIT_EXPECT_GE(test, iommu, period - burst);
-	KUNIT_EXPECT_EQ(test, auto_state(test)->switches, 2);
-}
-
-/*
- * Warm-up timed the IOMMU path on cold calls, 20x dearer than the pool: the
- * class bounces and explores 16x less often. The first burst still finds
- * the IOMMU dear; then it turns out 10x cheaper than the pool. The early
- * bursts that follow move the class back within a second or two, not after
- * a period of the rare exploring (33 s here).
- */
-static void iob_auto_recovers_from_a_cold_warmup(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	u8 *buf = test_buf(test, PAGE_SIZE, 7);
-	struct iommu_dma_bounce_auto_state *st;
-	/* A candidate every 4 ms: the first burst is over in 30 */
-	u64 gap = TEST_BURST_NS / 8;
-
-	t->fake.now = TEST_BURST_NS;
-	auto_train(test, 20000, 20000, 1000, 1000);
-	st = auto_state(test);
-	KUNIT_ASSERT_TRUE(test, st->bounce);
-	KUNIT_ASSERT_EQ(test, st->explore_every, 16 * TEST_EXPLORE_EVERY);
-
-	/* Each read of the clock moves it 1 us: a pool call costs that */
-	t->fake.clock_step = 1000;
-	auto_run(test, buf, 30, 19000, gap);
-	st = auto_state(test);
-	KUNIT_ASSERT_EQ(test, st->bursts, 1);
-	KUNIT_EXPECT_TRUE(test, st->bounce);
-
-	/* 3 s of an IOMMU call costing 100 ns */
-	auto_run(test, buf, 3 * NSEC_PER_SEC / gap, -900, gap);
-	t->fake.clock_step = 0;
-	st = auto_state(test);
-	KUNIT_EXPECT_FALSE(test, st->bounce);
-	KUNIT_EXPECT_EQ(test, st->switches, 2);
-	kunit_info(test, "iommu_ns=%llu bounce_ns=%llu bursts=%lu\n",
-		   st->iommu_ns, st->bounce_ns, st->bursts);
-}
-
-/*
- * Both paths cost the same, and both get twice as dear, then twice as
- * cheap again, every 150 ms: a host that gets busy. The class must not
- * flap, as it does when the chosen path's estimate follows its own samples
- * and the other path's waits for the next burst.
- */
-static void iob_auto_no_flap_when_both_paths_drift(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	u8 *buf = test_buf(test, PAGE_SIZE, 6);
-	struct iommu_dma_bounce_auto_state *st;
-	/* 4 mappings a millisecond, on either path */
-	u64 gap = NSEC_PER_MSEC / 4;
-	int n = 150 * NSEC_PER_MSEC / gap, i;
-
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, 0,
-				    TEST_MAX_BYTES);
-	t->fake.now = 1;
-	/* 40 s: 19 bursts a period apart, and more that come early */
-	for (i = 0; i < 40 * MSEC_PER_SEC / 150; i++) {
-		t->fake.clock_step = i % 2 ? 2000 : 1000;
-		auto_run(test, buf, n, 0, gap);
-	}
-	t->fake.clock_step = 0;
-	st = auto_state(test);
-	KUNIT_EXPECT_EQ(test, st->switches, 0);
-	KUNIT_EXPECT_GT(test, st->bursts, 20);
-	kunit_info(test, "iommu_ns=%llu bounce_ns=%llu bursts=%lu\n",
-		   st->iommu_ns, st->bounce_ns, st->bursts);
-}
-
-static void iob_auto_only_in_auto_mode(struct kunit *test)
+/* A wide-mask slot on top of the stack does not hide a narrow one below */
+static void iob_dma_mask_finds_slot_below_top(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
 	u8 *buf = test_buf(test, PAGE_SIZE, 1);
-	phys_addr_t phys = virt_to_phys(buf);
+	dma_addr_t wide, narrow;
 
-	auto_train(test, 5000, 5000, 100, 100);
-	KUNIT_ASSERT_TRUE(test, auto_state(test)->bounce);
-	KUNIT_EXPECT_TRUE(test, iommu_dma_bounce_wanted(t->pool, phys,
-							PAGE_SIZE));
-	/* Larger than any slot: never a candidate */
-	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, phys,
-							 2 * TEST_MAX_SLOT));
+	wide = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_GT(test, wide, TEST_MASK_28);
+	t->mask = TEST_MASK_28;
+	narrow = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_LE(test, narrow + PAGE_SIZE - 1, TEST_MASK_28);
+	/* Idle in this order, the wide slot is on top of the stack */
+	test_unmap(test, narrow, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	test_unmap(test, wide, PAGE_SIZE, DMA_TO_DEVICE, 0);
 
-	/* Fixed policies ignore the estimates and time nothing */
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, 0,
+	t->mask = TEST_MASK_28;
+	KUNIT_EXPECT_EQ(test, test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0),
+			narrow);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 2);
+	test_unmap(test, narrow, PAGE_SIZE, DMA_TO_DEVICE, 0);
+}
+
+/* dma_sync_single_*() on part of a coalesced list syncs exactly that part */
+static void iob_sync_single_in_coalesced_sg(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	size_t start = 80, part = 200;	/* ends 180 bytes into entry 1 */
+	struct scatterlist *sgl;
+	u8 *bufs[3];
+
+	sgl = test_sgl(test, bufs);
+	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
+						      DMA_FROM_DEVICE, 0, 0), 1);
+	device_write(test, &t->fake, sg_dma_address(sgl), 0x5d, SG_TOTAL);
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync(t->pool, t->dev,
+						      sg_dma_address(sgl) + start,
+						      part, DMA_FROM_DEVICE,
+						      true));
+	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[0] + sg_offs[0], 0x40, start));
+	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[0] + sg_offs[0] + start, 0x5d,
+					  sg_lens[0] - start));
+	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[1], 0x5d,
+					  start + part - sg_lens[0]));
+	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[1] + start + part - sg_lens[0],
+					  0x41, sg_lens[1] - (start + part -
+							      sg_lens[0])));
+	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[2], 0x42, sg_lens[2]));
+	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_unmap_sg(t->pool, t->dev, sgl,
+							  3, DMA_FROM_DEVICE,
+							  DMA_ATTR_SKIP_CPU_SYNC));
+}
+
+/*
+ * A mapping that must bounce and cannot grow a slot takes one from the
+ * reserve, which only such mappings use; with the reserve empty it fails,
+ * and never falls back to mapping the caller's page.
+ */
+static void iob_forced_mapping_uses_reserve_then_fails(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	struct iommu_dma_bounce_stats *st;
+	dma_addr_t dma[TEST_RESERVE + 1];
+	int i;
+
+	/* The first mapping that must bounce starts the reserve */
+	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+			  IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
+	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
+	iommu_dma_bounce_flush_work(t->pool);
+	/* Only for the class that had to bounce */
+	st = test_stats(test);
+	KUNIT_EXPECT_EQ(test, st->reserve[0], TEST_RESERVE);
+	for (i = 1; i < IOMMU_DMA_BOUNCE_NR_CLASSES; i++)
+		KUNIT_EXPECT_EQ(test, st->reserve[i], 0);
+	/* The shrinker leaves the reserve alone */
+	iommu_dma_bounce_shrink(t->pool, ULONG_MAX);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], TEST_RESERVE);
+
+	t->fake.fail_iova = true;
+	KUNIT_EXPECT_EQ(test, test_map(test, buf, 100, DMA_TO_DEVICE, 0),
+			DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], TEST_RESERVE);
+	for (i = 0; i < TEST_RESERVE; i++) {
+		dma[i] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+				  IOMMU_DMA_BOUNCE_FORCE);
+		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
+	}
+	KUNIT_EXPECT_EQ(test, test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+				       IOMMU_DMA_BOUNCE_FORCE),
+			DMA_MAPPING_ERROR);
+	st = test_stats(test);
+	KUNIT_EXPECT_EQ(test, st->failed, 1);
+	KUNIT_EXPECT_EQ(test, st->reserve[0], 0);
+	for (i = 0; i < TEST_RESERVE; i++)
+		if (dma[i] != DMA_MAPPING_ERROR)
+			test_unmap(test, dma[i], 100, DMA_TO_DEVICE, 0);
+	/* The worker refills the reserve once it can grow again */
+	t->fake.fail_iova = false;
+	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+			  IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
+	iommu_dma_bounce_flush_work(t->pool);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], TEST_RESERVE);
+	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
+}
+
+/*
+ * A non-coherent domain: what the CPU writes to a slot reaches memory before
+ * the device may read it: the new slot's zeroes, an untrusted mapping's
+ * padding and data, and the clearing after it.
+ */
+static void iob_noncoherent_slots_maintained(struct kunit *test)
+{
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t dma;
+
+	test_repool(test, IOMMU_DMA_BOUNCE_POOL_NONCOHERENT |
+		    IOMMU_DMA_BOUNCE_POOL_UNTRUSTED);
+	/* Bounced for speed: no reserve to grow behind the test's back */
+	dma = test_map(test, buf + 10, 100, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	/* The new slot, the padding on either side, the data */
+	KUNIT_EXPECT_EQ(test, test_stats(test)->cache_maint, 4);
+	test_unmap(test, dma, 100, DMA_TO_DEVICE, 0);
+	/* The cleared data */
+	KUNIT_EXPECT_EQ(test, test_stats(test)->cache_maint, 5);
+}
+
+static unsigned long test_wanted(struct kunit *test, size_t size,
+				 unsigned long attrs)
+{
+	struct iob_test *t = test->priv;
+
+	return iommu_dma_bounce_wanted(t->pool, size, attrs);
+}
+
+/*
+ * "auto", the default, bounces up to the threshold only when the IOMMU says
+ * its invalidations are costly (a virtual IOMMU); "on" and "off" do not ask.
+ */
+static void iob_auto_follows_the_iommu(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, PAGE_SIZE,
 				    TEST_MAX_BYTES);
-	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, phys,
-							 PAGE_SIZE));
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_cost_begin(t->pool, phys,
-							  PAGE_SIZE,
-							  IOMMU_DMA_BOUNCE_COST_MAP),
-			0);
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_OFF,
-				    TEST_MAX_SLOT, TEST_MAX_BYTES);
-	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, phys,
-							 PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, test_wanted(test, PAGE_SIZE, 0));
+
+	test_repool(test, IOMMU_DMA_BOUNCE_POOL_COSTLY);
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, PAGE_SIZE,
+				    TEST_MAX_BYTES);
+	KUNIT_EXPECT_TRUE(test, test_wanted(test, PAGE_SIZE, 0));
+	KUNIT_EXPECT_FALSE(test, test_wanted(test, PAGE_SIZE + 1, 0));
+	/* The documented opt-out of the speed path */
+	KUNIT_EXPECT_FALSE(test, test_wanted(test, PAGE_SIZE,
+					     DMA_ATTR_SKIP_CPU_SYNC));
+	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_OFF, PAGE_SIZE,
+				    TEST_MAX_BYTES);
+	KUNIT_EXPECT_FALSE(test, test_wanted(test, PAGE_SIZE, 0));
 }
 
 static struct kunit_case iob_test_cases[] = {
@@ -1978,6 +1512,11 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_map_failure_falls_back),
 	KUNIT_CASE(iob_dma_mask_respected),
 	KUNIT_CASE(iob_dma_mask_narrowed_later),
+	KUNIT_CASE(iob_dma_mask_finds_slot_below_top),
+	KUNIT_CASE(iob_sync_single_in_coalesced_sg),
+	KUNIT_CASE(iob_forced_mapping_uses_reserve_then_fails),
+	KUNIT_CASE(iob_noncoherent_slots_maintained),
+	KUNIT_CASE(iob_auto_follows_the_iommu),
 	KUNIT_CASE(iob_aging_frees_idle_in_one_batch),
 	KUNIT_CASE(iob_aging_skips_in_use),
 	KUNIT_CASE(iob_shrink_frees_oldest_up_to_nr),
@@ -1988,21 +1527,11 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_sg_respects_max_seg_size),
 	KUNIT_CASE(iob_sg_respects_segment_boundary),
 	KUNIT_CASE(iob_untrusted_sees_only_its_bytes),
+	KUNIT_CASE(iob_untrusted_domain_clears_every_mapping),
 	KUNIT_CASE(iob_foreign_address_not_ours),
 	KUNIT_CASE(iob_privileged_not_bounced),
 	KUNIT_CASE(iob_teardown_with_slots_in_use),
 	KUNIT_CASE_SLOW(iob_concurrent_kthreads),
-	KUNIT_CASE(iob_auto_converges),
-	KUNIT_CASE(iob_auto_switches_when_costs_cross),
-	KUNIT_CASE(iob_auto_no_flap_on_noise),
-	KUNIT_CASE(iob_auto_bounces_only_on_a_clear_win),
-	KUNIT_CASE(iob_auto_explores_in_bursts),
-	KUNIT_CASE(iob_auto_burst_is_one_sample),
-	KUNIT_CASE(iob_auto_switches_on_two_bursts),
-	KUNIT_CASE_SLOW(iob_auto_no_flap_when_both_paths_drift),
-	KUNIT_CASE(iob_auto_learns_on_the_real_paths),
-	KUNIT_CASE(iob_auto_recovers_from_a_cold_warmup),
-	KUNIT_CASE(iob_auto_only_in_auto_mode),
 	{}
 };
 

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Pools of pre-mapped bounce buffers for IOMMU DMA domains.
- *
- * dma-iommu owns one pool per DMA domain and calls in here on its streaming
- * paths. The pool reaches the IOMMU only through struct iommu_dma_bounce_ops,
- * so that KUnit can drive it through a fake domain.
+ * Pools of pre-mapped bounce buffers for IOMMU DMA domains: dma-iommu's
+ * bounce path. dma-iommu owns one pool per DMA domain and calls in here on
+ * its streaming paths. The pool reaches the IOMMU only through struct
+ * iommu_dma_bounce_ops, so that KUnit can drive it through a fake domain.
  */
 #ifndef __DMA_BOUNCE_H
 #define __DMA_BOUNCE_H
@@ -20,54 +19,53 @@ struct iommu_dma_bounce_pool;
 
 /**
  * struct iommu_dma_bounce_ops - how a pool reaches its IOMMU domain
- * @alloc_iova: allocate @size bytes of IOVA space below @dma_limit for @dev;
- *		return 0 on failure. Called from atomic context.
+ * @alloc_iova: allocate @size bytes of IOVA space below @dma_limit for @dev
+ *		(NULL: for any device of the domain); return 0 on failure.
+ *		Called from atomic context.
  * @free_iova: give back IOVA space, only after its IOTLB entries are gone.
- * @map: map @size bytes at @phys to @iova with IOMMU_* @prot (atomic).
+ * @map: map @size bytes at @phys to @iova with IOMMU_* @prot, allocating
+ *	 page tables with @gfp.
  * @unmap: unmap a range, gathering invalidations into @gather.
  * @sync: complete the invalidations gathered by @unmap.
- * @clock: optional, the time in ns for the auto policy's measurements;
- *	   local_clock() if NULL. Lets KUnit run the policy on a fake clock.
  */
 struct iommu_dma_bounce_ops {
 	dma_addr_t (*alloc_iova)(void *ctx, struct device *dev, size_t size,
 				 u64 dma_limit);
 	void (*free_iova)(void *ctx, dma_addr_t iova, size_t size);
 	int (*map)(void *ctx, dma_addr_t iova, phys_addr_t phys, size_t size,
-		   int prot);
+		   int prot, gfp_t gfp);
 	size_t (*unmap)(void *ctx, dma_addr_t iova, size_t size,
 			struct iommu_iotlb_gather *gather);
 	void (*sync)(void *ctx, struct iommu_iotlb_gather *gather);
-	u64 (*clock)(void *ctx);
 };
 
-/* Per-mapping flags passed by dma-iommu */
-#define IOMMU_DMA_BOUNCE_UNTRUSTED	BIT(0)	/* zero everything but the data */
-#define IOMMU_DMA_BOUNCE_FORCE		BIT(1)	/* bounce whatever the policy */
+/* Pool flags, from the domain */
+#define IOMMU_DMA_BOUNCE_POOL_COSTLY	BIT(0)	/* invalidations are costly */
+#define IOMMU_DMA_BOUNCE_POOL_UNTRUSTED	BIT(1)	/* an untrusted device uses it */
+#define IOMMU_DMA_BOUNCE_POOL_NONCOHERENT BIT(2) /* a non-coherent one does */
 
-/* Values of the per-pool "bounce" policy */
+/* Per-mapping flags passed by dma-iommu */
+#define IOMMU_DMA_BOUNCE_FORCE		BIT(0)	/* there is no other way */
+#define IOMMU_DMA_BOUNCE_UNTRUSTED	BIT(1)	/* zero all but the data */
+
+/* Values of the per-pool "bounce" mode */
 enum iommu_dma_bounce_mode {
 	IOMMU_DMA_BOUNCE_OFF,	/* only mappings dma-iommu must bounce */
 	IOMMU_DMA_BOUNCE_ON,	/* also every mapping up to the threshold */
-	IOMMU_DMA_BOUNCE_AUTO,	/* per size class, whichever path is cheaper */
+	IOMMU_DMA_BOUNCE_AUTO,	/* "on" if invalidations are costly, else "off" */
 };
 
-/* The two halves of a mapping's cost, as measured by the auto policy */
-enum iommu_dma_bounce_cost_op {
-	IOMMU_DMA_BOUNCE_COST_MAP,
-	IOMMU_DMA_BOUNCE_COST_UNMAP,
-	IOMMU_DMA_BOUNCE_NR_COST_OPS,
-};
-
-#ifdef CONFIG_IOMMU_DMA_BOUNCE
 struct iommu_dma_bounce_pool *
 iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
 			     void *ctx, unsigned long granule, int nid,
-			     bool coherent, const char *name);
+			     unsigned int flags, const char *name);
 void iommu_dma_bounce_pool_destroy(struct iommu_dma_bounce_pool *pool);
+void iommu_dma_bounce_add_device(struct iommu_dma_bounce_pool *pool,
+				 struct device *dev);
+size_t iommu_dma_bounce_max_size(struct iommu_dma_bounce_pool *pool);
 
-bool iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool,
-			     phys_addr_t phys, size_t size);
+bool iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool, size_t size,
+			     unsigned long attrs);
 dma_addr_t iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool,
 				struct device *dev, phys_addr_t phys,
 				size_t size, enum dma_data_direction dir,
@@ -90,104 +88,11 @@ bool iommu_dma_bounce_sync_sg(struct iommu_dma_bounce_pool *pool,
 			      struct device *dev, struct scatterlist *sgl,
 			      int nents, enum dma_data_direction dir,
 			      bool for_cpu);
-u64 iommu_dma_bounce_cost_begin(struct iommu_dma_bounce_pool *pool, u64 addr,
-				size_t size, enum iommu_dma_bounce_cost_op op);
-void iommu_dma_bounce_cost_end(struct iommu_dma_bounce_pool *pool, u64 addr,
-			       size_t size, enum iommu_dma_bounce_cost_op op,
-			       u64 start);
-
-#else /* CONFIG_IOMMU_DMA_BOUNCE */
-static inline struct iommu_dma_bounce_pool *
-iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
-			     void *ctx, unsigned long granule, int nid,
-			     bool coherent, const char *name)
-{
-	return NULL;
-}
-
-static inline void
-iommu_dma_bounce_pool_destroy(struct iommu_dma_bounce_pool *pool)
-{
-}
-
-static inline bool
-iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool, phys_addr_t phys,
-			size_t size)
-{
-	return false;
-}
-
-static inline dma_addr_t
-iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool, struct device *dev,
-		     phys_addr_t phys, size_t size,
-		     enum dma_data_direction dir, unsigned long attrs,
-		     unsigned int flags)
-{
-	return DMA_MAPPING_ERROR;
-}
-
-static inline bool
-iommu_dma_bounce_unmap(struct iommu_dma_bounce_pool *pool, struct device *dev,
-		       dma_addr_t dma, size_t size,
-		       enum dma_data_direction dir, unsigned long attrs)
-{
-	return false;
-}
-
-static inline bool
-iommu_dma_bounce_sync(struct iommu_dma_bounce_pool *pool, struct device *dev,
-		      dma_addr_t dma, size_t size, enum dma_data_direction dir,
-		      bool for_cpu)
-{
-	return false;
-}
-
-static inline int
-iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
-			struct device *dev, struct scatterlist *sgl, int nents,
-			enum dma_data_direction dir, unsigned long attrs,
-			unsigned int flags)
-{
-	return 0;
-}
-
-static inline bool
-iommu_dma_bounce_unmap_sg(struct iommu_dma_bounce_pool *pool,
-			  struct device *dev, struct scatterlist *sgl,
-			  int nents, enum dma_data_direction dir,
-			  unsigned long attrs)
-{
-	return false;
-}
-
-static inline bool
-iommu_dma_bounce_sync_sg(struct iommu_dma_bounce_pool *pool,
-			 struct device *dev, struct scatterlist *sgl,
-			 int nents, enum dma_data_direction dir, bool for_cpu)
-{
-	return false;
-}
-
-static inline u64
-iommu_dma_bounce_cost_begin(struct iommu_dma_bounce_pool *pool, u64 addr,
-			    size_t size, enum iommu_dma_bounce_cost_op op)
-{
-	return 0;
-}
-
-static inline void
-iommu_dma_bounce_cost_end(struct iommu_dma_bounce_pool *pool, u64 addr,
-			  size_t size, enum iommu_dma_bounce_cost_op op,
-			  u64 start)
-{
-}
-#endif /* CONFIG_IOMMU_DMA_BOUNCE */
 
 /* sysfs attributes of an IOMMU group, called with the group mutex held */
 enum iommu_dma_bounce_attr {
 	IOMMU_DMA_BOUNCE_ATTR_MODE,
 	IOMMU_DMA_BOUNCE_ATTR_THRESHOLD,
-	IOMMU_DMA_BOUNCE_ATTR_AUTO,
 };
 
 ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
@@ -201,7 +106,7 @@ struct iommu_dma_bounce_pool *iommu_dma_domain_bounce_pool(struct iommu_domain *
 
 #define IOMMU_DMA_BOUNCE_NR_CLASSES	6
 
-/* Why a mapping the pool was asked for took the normal path */
+/* Why a mapping offered to the pool was not bounced */
 enum iommu_dma_bounce_fallback {
 	IOMMU_DMA_BOUNCE_FB_TOO_LARGE,	/* larger than the largest slot */
 	IOMMU_DMA_BOUNCE_FB_CAP,	/* the pool is at its cap */
@@ -217,13 +122,16 @@ enum iommu_dma_bounce_fallback {
 /**
  * struct iommu_dma_bounce_stats - a snapshot of a pool's counters
  * @slots: slots per size class
- * @free: idle slots per size class
+ * @free: idle slots per size class, reserve not included
+ * @reserve: reserve slots per size class
  * @bytes: memory held by the pool
  * @maps: mappings served by the pool
  * @maps_softirq: of those, made in softirq context (e.g. NAPI)
  * @maps_hardirq: of those, made in hardirq context
  * @bytes_bounced: bytes of those mappings
+ * @cache_maint: CPU cache maintenance calls on slots (non-coherent pools)
  * @fallbacks: mappings that took the normal path, by reason
+ * @failed: mappings that had to bounce and could not: mapping errors
  * @freed_aging: slots freed by aging
  * @freed_shrinker: slots freed by the shrinker
  * @syncs: IOTLB syncs issued to release slots
@@ -232,12 +140,15 @@ enum iommu_dma_bounce_fallback {
 struct iommu_dma_bounce_stats {
 	unsigned long slots[IOMMU_DMA_BOUNCE_NR_CLASSES];
 	unsigned long free[IOMMU_DMA_BOUNCE_NR_CLASSES];
+	unsigned long reserve[IOMMU_DMA_BOUNCE_NR_CLASSES];
 	unsigned long bytes;
 	unsigned long maps;
 	unsigned long maps_softirq;
 	unsigned long maps_hardirq;
 	unsigned long bytes_bounced;
+	unsigned long cache_maint;
 	unsigned long fallbacks[IOMMU_DMA_BOUNCE_NR_FALLBACKS];
+	unsigned long failed;
 	unsigned long freed_aging;
 	unsigned long freed_shrinker;
 	unsigned long syncs;
@@ -259,41 +170,7 @@ void iommu_dma_bounce_set_policy(struct iommu_dma_bounce_pool *pool,
 				 size_t threshold, size_t max_bytes);
 void *iommu_dma_bounce_slot_vaddr(struct iommu_dma_bounce_pool *pool,
 				  dma_addr_t dma);
-
-/**
- * struct iommu_dma_bounce_auto_state - the auto policy's view of a class
- * @bounce: whether the class is bounced
- * @iommu_ns: estimated cost of a map plus an unmap on the IOMMU path
- * @bounce_ns: the same through the pool (copies included)
- * @recent_ns: the chosen path's average over its samples since the last
- *	burst: what may bring the next burst forward
- * @samples: measurements taken, IOMMU path then pool
- * @switches: times the decision changed
- * @explore_every: bursts explore the path not chosen one part in this many
- *	of the time (during warm-up: one candidate in this many)
- * @bursts: bursts that measured the path not chosen
- */
-struct iommu_dma_bounce_auto_state {
-	bool bounce;
-	u64 iommu_ns;
-	u64 bounce_ns;
-	u64 recent_ns;
-	unsigned long samples[2];
-	unsigned long switches;
-	unsigned int explore_every;
-	unsigned long bursts;
-};
-
-void iommu_dma_bounce_auto_sample(struct iommu_dma_bounce_pool *pool,
-				  unsigned int class, bool bounced,
-				  enum iommu_dma_bounce_cost_op op, u64 ns);
-void iommu_dma_bounce_auto_burst(struct iommu_dma_bounce_pool *pool,
-				 unsigned int class,
-				 const u64 iommu_ns[IOMMU_DMA_BOUNCE_NR_COST_OPS],
-				 const u64 bounce_ns[IOMMU_DMA_BOUNCE_NR_COST_OPS]);
-void iommu_dma_bounce_auto_get(struct iommu_dma_bounce_pool *pool,
-			       unsigned int class,
-			       struct iommu_dma_bounce_auto_state *st);
+void iommu_dma_bounce_flush_work(struct iommu_dma_bounce_pool *pool);
 #endif
 
 #endif /* __DMA_BOUNCE_H */

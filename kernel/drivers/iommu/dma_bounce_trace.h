@@ -87,26 +87,6 @@ TRACE_EVENT(iommu_bounce_shrink,
 				       { 2, "teardown" }))
 );
 
-TRACE_EVENT(iommu_bounce_decide,
-	    TP_PROTO(const char *pool, size_t size, bool bounce, u64 iommu_ns,
-		     u64 bounce_ns),
-	    TP_ARGS(pool, size, bounce, iommu_ns, bounce_ns),
-	    TP_STRUCT__entry(__string(pool, pool)
-			     __field(size_t, size)
-			     __field(bool, bounce)
-			     __field(u64, iommu_ns)
-			     __field(u64, bounce_ns)),
-	    TP_fast_assign(__assign_str(pool);
-			   __entry->size = size;
-			   __entry->bounce = bounce;
-			   __entry->iommu_ns = iommu_ns;
-			   __entry->bounce_ns = bounce_ns;),
-	    TP_printk("pool=%s class=%zu now=%s iommu_ns=%llu bounce_ns=%llu",
-		      __get_str(pool), __entry->size,
-		      __entry->bounce ? "bounce" : "iommu",
-		      __entry->iommu_ns, __entry->bounce_ns)
-);
-
 #endif /* _TRACE_IOMMU_BOUNCE_H */
 
 #undef TRACE_INCLUDE_PATH
