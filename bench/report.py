@@ -7,9 +7,8 @@ that measured it: a boot per mode, or a policy boot that switched between
 bounce policies at run time), cpu.csv
 (busy CPU ticks and bytes of each measured run), prof.csv (the ftrace
 function profiler's hits and times of the profiler pass), pool-time.csv
-(the pool sampler), pool.csv, classes.csv and decisions.csv (the pool's
-counters, bounce-auto's decisions at the end of each boot and after each
-run), dmab.csv (dma_map_benchmark), meta and, when the NIC bench ran
+(the pool sampler), pool.csv (the pool's counters at the end of each
+boot), dmab.csv (dma_map_benchmark), meta and, when the NIC bench ran
 (NET=1), net.csv (iommu,mode,test,size,rep,rate: rates per round),
 net-prof.csv (its profiler pass), net-maps.csv and net-pool.csv.
 
@@ -17,9 +16,11 @@ For each IOMMU: median IOPS per mode and workload with the min-max range
 over the repetitions, the ratio of medians against strict and against
 passthrough, the bounce policies compared in the policy boots, the costs
 per GiB and per I/O, dma_map_benchmark latencies, pool memory against
-bytes in flight, and the targets: the bounce mode against strict, lazy
-and passthrough, and the auto policy against strict and the fixed
-thresholds (from the policy boots when there are any). A rate target is
+bytes in flight, bounce-auto's decision at each read size (its threshold,
+meta's auto_threshold, and the pool stats' costly_flush) against the
+side the fixed thresholds show faster, and the targets: the bounce mode
+against strict, lazy and passthrough, and the auto policy against strict
+and the fixed thresholds (from the policy boots when there are any). A rate target is
 judged on the paired ratio's 95 % t-interval over boots (the rounds of
 one boot are averaged first: only boots are independent): MET or NOT MET
 only when the interval excludes the threshold, INCONCLUSIVE when it
@@ -60,6 +61,7 @@ MAP_FUNCS = ("iommu_dma_map_page", "iommu_dma_map_sg")
 UNMAP_FUNCS = ("iommu_dma_unmap_page", "iommu_dma_unmap_sg")
 DIRS = {"0": "bidirectional", "1": "to device", "2": "from device"}
 CLASSES = [4096 << i for i in range(6)]  # the pool's slot classes, 4K..128K
+AUTO_THRESHOLD = 4096  # the kernel's default bounce_threshold, auto's
 GIB = float(1 << 30)
 
 
@@ -218,26 +220,6 @@ def write_dat(path, med, iommu, wls, modes):
 
 def is_fixed(m):
     return m == "bounce" or (m.startswith("bounce-") and m[7:].isdigit())
-
-
-def decision_rows(dc, wls):
-    """The run's class decision per workload (rows) and repetition."""
-    reps_d = sorted({k[2] for k in dc}, key=int)
-    rows = []
-    for rw, b in wls:
-        row = [f"{rw} {bs_label(b)}"]
-        for rp in reps_d:
-            r = dc.get((rw, b, rp))
-            if r is None:
-                row.append("-")
-                continue
-            est = dict(kv.split("=", 1) for kv in r["detail"].split() if "=" in kv)
-            row.append(f"{r['decision']} ({int(est.get('iommu_ns', 0)) / 1000:.0f} vs "
-                       f"{int(est.get('bounce_ns', 0)) / 1000:.0f} us, "
-                       f"{est.get('bursts', '?')} bursts, "
-                       f"{int(r['pool_maps']) / 1000:.1f}k maps)")
-        rows.append(row)
-    return ["run"] + [f"rep {rp}" for rp in reps_d], rows
 
 
 def table(head, rows):
@@ -783,8 +765,7 @@ def net_nic_section(meta, cells, cost, copy, pool, maps, iommu, nic, keys):
 
 # What main() read for the block bench, and the medians of fio.csv:
 # med of the mode boots, pmed of the policy boots
-Block = namedtuple("Block", "R meta data pdata pboots med pmed cost dmab poolt "
-                            "classes decisions")
+Block = namedtuple("Block", "R meta data pdata pboots med pmed cost dmab poolt pool")
 # One IOMMU's workloads and modes in the mode boots (wls, modes) and in the
 # policy boots (pwls, pmodes), and how fio's buffers were allocated (huge)
 View = namedtuple("View", "iommu wls modes pwls pmodes huge")
@@ -873,8 +854,7 @@ def iommu_section(B, T, iommu):
     md += dmab_section(B, iommu)
     pool_md, pool_eval = pool_section(B, iommu)
     md += pool_md
-    md += decisions_sections(B, v)
-    md += classes_section(B, v)
+    md += auto_decisions_section(B, v)
     block_targets(T, B, v, pool_eval)
     return md
 
@@ -949,14 +929,14 @@ def policy_intro(B, v):
     return ["", "### Bounce policies compared in the same boots", "",
             f"Policy boots (`{meta.get('policy_args', '?')}`, {nb or '?'} of them): "
             "before each run the NVMe group's policy is set through sysfs "
-            "(strict: `bounce` = 0; bounce-auto: `auto`; bounce-<bytes>: 1 with "
-            "that `bounce_threshold`); every workload runs every policy "
+            "(strict: `bounce` = 0; bounce-auto: `auto` with `bounce_threshold` "
+            f"{auto_threshold(meta)}; bounce-<bytes>: 1 with that "
+            "`bounce_threshold`); every workload runs every policy "
             f"{meta.get('rounds', '?')} times per boot, each time starting with "
             "another policy, after an unmeasured round of "
             f"{meta.get('prime', '?')} s per run that warms every path up (the "
-            "first run of a workload after boot is slow under any policy). The "
-            "auto policy keeps what it learnt from one of its "
-            f"runs to the next. {v.huge}; {meta.get('runtime', '?')} s per run after "
+            "first run of a workload after boot is slow under any policy). "
+            f"{v.huge}; {meta.get('runtime', '?')} s per run after "
             f"{meta.get('warmup', '?')} s warm-up; {'-'.join(map(str, preps))} "
             "runs per cell. Median IOPS [min-max]:", ""]
 
@@ -1163,45 +1143,126 @@ def pool_idle_end(rr):
     return (int(late[-1]["pool_bytes"]), float(late[-1]["t"]) - t0)
 
 
-def decisions_sections(B, v):
-    """bounce-auto's decisions after each run, of its mode boots and of the
-    policy boots. Only the auto mode decides: other modes show untouched
-    zeros."""
-    md = []
-    for title, pol in (("bounce-auto boots", False), ("policy boots", True)):
-        dc = {(r["rw"], int(r["bs"]), r["rep"]): r for r in B.decisions
-              if r["iommu"] == v.iommu and r["mode"] == "bounce-auto"
-              and is_policy_boot(r["boot"]) == pol}
-        if not dc:
-            continue
-        md += ["", f"### bounce-auto decisions after each run ({title})", "",
-               "The decision of the run's size class when the run ended, the "
-               "estimates behind it (IOMMU vs pool, us per map+unmap), the bursts "
-               "that measured the path not chosen so far and the mappings the pool "
-               "served during the run, bursts and warm-up included"
-               + ("; rep counts runs over the policy boots" if pol else "") + ":", ""]
-        h, rows = decision_rows(dc, v.pwls if pol else v.wls)
-        md += table(h, rows)
-    return md
+def pool_values(B, iommu, key):
+    """@key's values in the pool stats at the end of @iommu's boots
+    (pool.csv), as {boot: value}."""
+    return {f"{iommu}-{r['mode']}-rep{r['rep']}": r["value"] for r in B.pool
+            if r["iommu"] == iommu and r["key"] == key}
 
 
-def classes_section(B, v):
-    """bounce-auto's class_ lines at the end of each boot, or why none."""
-    cl = [r for r in B.classes
-          if r["iommu"] == v.iommu and r["mode"] in ("bounce-auto", "policy")]
-    md = ["", "### bounce-auto decisions (debugfs class_ lines at the end of each boot)", ""]
-    auto_modes = [m for m in v.modes + v.pmodes if m == "bounce-auto"]
-    if cl:
-        md += table(["mode", "rep", "class", "decision", "estimates"],
-                    [[r["mode"], r["rep"], bs_label(int(r["class"])), r["decision"],
-                      r["detail"].replace("|", "\\|")] for r in cl])
-    elif auto_modes:
-        md += ["No class_ lines in the pool's stats: this kernel has no auto policy "
-               "(it ignores iommu.bounce=auto; the bounce-auto rows above then show "
-               "strict without bouncing)."]
+def auto_threshold(meta):
+    """The bounce_threshold bounce-auto ran with: meta's auto_threshold,
+    else the kernel's default, 4096."""
+    t = meta.get("auto_threshold", "")
+    return int(t) if t.isdigit() and int(t) > 0 else AUTO_THRESHOLD
+
+
+def auto_costly(B, iommu):
+    """Whether @iommu's IOMMU driver called its invalidations costly, from
+    the costly_flush line of every pool snapshot on it: (True, note) when
+    all say 1, else (False, note); the note says what was read."""
+    vals = pool_values(B, iommu, "costly_flush")
+    seen = sorted(set(vals.values()))
+    if not seen:
+        return False, "no costly_flush line in the pool stats: taken as 0"
+    if seen == ["1"]:
+        return True, f"costly_flush 1 in all {len(vals)} pool snapshots"
+    if seen == ["0"]:
+        return False, f"costly_flush 0 in all {len(vals)} pool snapshots"
+    ones = sum(v == "1" for v in vals.values())
+    return False, (f"costly_flush 1 in only {ones} of {len(vals)} pool snapshots: "
+                   "taken as 0")
+
+
+def auto_decision(bs, threshold, costly):
+    """What auto does with a read of @bs bytes: "bounce" when the IOMMU
+    driver calls invalidations costly and the mapping is at most
+    @threshold, else "iommu". A read larger than the largest mapping the
+    pool serves reaches the DMA layer as requests of at most that size
+    (the NVMe splits it), so it counts as one of that size."""
+    return "bounce" if costly and min(bs, POOL_MAX_MAPPING) <= threshold else "iommu"
+
+
+def bouncing_fixed(med, iommu, fixed, bs):
+    """The fixed threshold that bounces a read of @bs: the smallest
+    bounce-<T> with T >= @bs (T >= the largest mapping the pool serves for
+    a larger read: the NVMe splits it into requests of that size) measured
+    at read @bs beside strict; None when there is none."""
+    if (iommu, "read", "strict", bs) not in med:
+        return None
+    need = min(bs, POOL_MAX_MAPPING)
+    ts = sorted(int(m[7:]) for m in fixed if m[7:].isdigit() and int(m[7:]) >= need
+                and (iommu, "read", m, bs) in med)
+    return f"bounce-{ts[0]}" if ts else None
+
+
+def auto_verdict(decision, iv):
+    """@decision: auto's ("bounce" or "iommu") at one read size; @iv: the
+    paired interval of the fixed threshold that bounces that size against
+    strict, which does not. Returns (the side the interval shows faster,
+    verdict): "inside noise" when the interval holds 1 (an end on 1 counts
+    as inside), else "matches" when @decision is the faster side and
+    "MISMATCH" when it is not."""
+    if iv is None:
+        return "-", "no interval (fewer than 2 boots paired)"
+    if iv.lo <= 1.0 <= iv.hi:
+        return "neither", "inside noise"
+    faster = "bounce" if iv.lo > 1.0 else "iommu"
+    return faster, "matches" if decision == faster else "MISMATCH"
+
+
+def auto_decision_rows(B, v, threshold, costly):
+    """The rows of auto_decisions_section()'s table, and where the fixed
+    thresholds' runs came from."""
+    if v.pwls:
+        src, src_med, unit_of = B.pdata, B.pmed, policy_boot_of(B.pboots, v.iommu)
+        modes, wls, where = v.pmodes, v.pwls, "policy boots"
     else:
-        md += ["bounce-auto was not measured."]
-    return md
+        src, src_med, unit_of, modes, wls, where = B.data, B.med, None, v.modes, v.wls, \
+            "mode boots"
+    fixed = [m for m in modes if m.startswith("bounce-") and m[7:].isdigit()]
+    rows = []
+    for b in sorted(b for rw, b in wls if rw == "read"):
+        dec = auto_decision(b, threshold, costly)
+        fx = bouncing_fixed(src_med, v.iommu, fixed, b)
+        if fx is None:
+            why = ("strict not measured" if (v.iommu, "read", "strict", b) not in src_med
+                   else "no fixed threshold bounces it")
+            rows.append([bs_label(b), dec, why, "-", "-"])
+            continue
+        iv = paired(src, v.iommu, "read", b, fx, "strict", unit_of)
+        faster, verd = auto_verdict(dec, iv)
+        rows.append([bs_label(b), dec, f"{fx} / strict {fmt_paired(iv)}", faster, verd])
+    return rows, where
+
+
+def auto_decisions_section(B, v):
+    """auto's decision per read size, from its threshold and the IOMMU
+    driver's costly_flush, against the side the fixed thresholds show
+    faster in the same run; [] when bounce-auto was not measured."""
+    if "bounce-auto" not in v.modes + v.pmodes:
+        return []
+    threshold = auto_threshold(B.meta)
+    costly, note = auto_costly(B, v.iommu)
+    rows, where = auto_decision_rows(B, v, threshold, costly)
+    if not rows:
+        return []
+    md = ["", "### bounce-auto decisions against fixed thresholds", "",
+          "auto measures nothing: it bounces every mapping up to its threshold "
+          "when the IOMMU driver says invalidations are costly, and only what "
+          f"must bounce otherwise. Here: threshold {threshold} bytes"
+          f"{'' if 'auto_threshold' in B.meta else ' (the default: not in meta)'}; "
+          f"{note}. Per read size, auto's decision, and in the same run "
+          f"({where}) the fixed threshold that bounces a read of that size against "
+          "strict, which does not (paired ratio, 95 % interval over boots; a read "
+          f"above {bs_label(POOL_MAX_MAPPING)} counts as one of "
+          f"{bs_label(POOL_MAX_MAPPING)}: the NVMe splits it into requests no larger, "
+          "dma-iommu's optimal mapping size), and the side it shows faster. "
+          "Verdict: matches when "
+          "auto's decision is the faster side and the interval excludes 1, inside "
+          "noise when the interval holds 1, MISMATCH otherwise.", ""]
+    return md + table(["read", "auto decision",
+                       "bouncing fixed / strict, same run", "faster", "verdict"], rows)
 
 
 def block_targets(T, B, v, pool_eval):
@@ -1362,10 +1423,10 @@ def main():
     meta = read_meta(os.path.join(R, "meta"))
     accel = args.accel or meta.get("accel", "unknown")
     rows = {n: read_rows(os.path.join(R, f"{n}.csv"))
-            for n in ("prof", "cpu", "pool-time", "dmab", "classes", "decisions")}
+            for n in ("prof", "cpu", "pool-time", "dmab", "pool")}
     cost, funcs = costs(rows["prof"], rows["cpu"])
     B = Block(R, meta, data, pdata, pboots, medians(data), medians(pdata), cost,
-              rows["dmab"], rows["pool-time"], rows["classes"], rows["decisions"])
+              rows["dmab"], rows["pool-time"], rows["pool"])
 
     md = header_lines(B, accel)
     T = Targets()

@@ -76,7 +76,8 @@
 #   MODES     modes to run, one boot each, space separated (default:
 #             strict lazy passthrough swiotlb bounce). Accepted: strict
 #             lazy passthrough swiotlb bounce (fixed 16K threshold)
-#             bounce-auto and bounce-<bytes> (fixed threshold of that many
+#             bounce-auto (the kernel's auto, with its default 4K
+#             threshold) and bounce-<bytes> (fixed threshold of that many
 #             bytes)
 #   POLICIES  the policy boots' policies (default: strict bounce-auto
 #             bounce-4096 bounce-131072; "" for no policy boots).
@@ -147,10 +148,9 @@
 # boot's name, *-policy-rep<N> for a policy boot, whose rep counts runs:
 # (N - 1) * ROUNDS + round), cpu.csv (busy
 # CPU ticks and bytes per measured run), prof.csv (the profiler's hits and
-# times), pool.csv (pool counters after each boot), pool-time.csv,
-# classes.csv (bounce-auto's class_ decisions at the end of each boot;
-# mode "policy" for a policy boot), decisions.csv (the same after each
-# run, for the run's class, and the boot), dmab.csv
+# times), pool.csv (pool counters after each boot: iommu,mode,rep,key,value,
+# mode "policy" for a policy boot; costly_flush and threshold among them
+# tell what bounce-auto decided), pool-time.csv, dmab.csv
 # (dir as dma_map_benchmark -d: 0 bidirectional, 1 to device, 2 from
 # device), meta, with NET=1 net.csv (iommu,mode,test,size,rep,rate: test
 # is NIC:rr or NIC:stream, size the message bytes or the MTU, rep the
@@ -177,15 +177,25 @@ fail() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 
 # The mode table: name -> kernel command line. Add a mode here and it is
 # accepted by MODES, named in the CSV and shown by report.py and plot.gp.
-# iommu.bounce=0 is explicit: the kernel's default is to become auto.
+# iommu.bounce= is explicit wherever the NVMe has a DMA domain: without it
+# a pool starts in auto, which bounces every mapping up to the threshold
+# where the IOMMU driver says invalidations are costly (virtio-iommu, VT-d
+# in caching mode, as qemu.sh boots it) and only what must bounce
+# elsewhere. The bounce mode keeps the 16K threshold it has always been
+# measured with (the kernel's default is now AUTO_THRESHOLD).
 declare -A MODE_ARGS=(
 	[strict]="iommu.strict=1 iommu.bounce=0"
 	[lazy]="iommu.strict=0 iommu.bounce=0"
 	[passthrough]="iommu.passthrough=1"
 	[swiotlb]="iommu.passthrough=1 swiotlb=force"
-	[bounce]="iommu.strict=1 iommu.bounce=1"
+	[bounce]="iommu.strict=1 iommu.bounce=1 iommu.bounce_threshold=16384"
 	[bounce-auto]="iommu.strict=1 iommu.bounce=auto"
 )
+# The kernel's default bounce_threshold, which bounce-auto runs with: its
+# boots do not set one, and a policy boot sets it back (fio.sh autothr=)
+# before each bounce-auto run. report.py reads it from meta
+# (auto_threshold) to tell what auto decided at each size.
+AUTO_THRESHOLD=4096
 # The IOMMU group type the NVMe must end up in, checked after each boot.
 declare -A MODE_GROUP_TYPE=(
 	[strict]=DMA
@@ -200,7 +210,7 @@ DEFAULT_MODES="strict lazy passthrough swiotlb bounce"
 # The fixed thresholds bracket the classes: 4096 bounces 4K only, 131072
 # everything (16384 is the bounce mode's, measured in its own boots)
 DEFAULT_POLICIES="strict bounce-auto bounce-4096 bounce-131072"
-# How a policy boot boots (auto: the kernel's default) before it switches
+# How a policy boot boots before it switches
 POLICY_ARGS="iommu.strict=1 iommu.bounce=auto"
 IOMMU_ORDER=(virtio vtd)
 # bounce-<bytes>: a fixed threshold, any positive number of bytes.
@@ -410,7 +420,7 @@ disk=${BENCH_DISK:-$IOB_CACHE/bench-disk.img}	# our own image: tests may run bes
 
 mkdir -p "$RESULTS/bench"
 rm -f "$RESULTS"/bench/*.log "$RESULTS"/bench/*.res "$RESULTS"/bench/*.console \
-	"$RESULTS"/{fio,cpu,prof,pool,pool-time,classes,dmab,costs,costs-funcs}.csv \
+	"$RESULTS"/{fio,cpu,prof,pool,pool-time,classes,decisions,dmab,costs,costs-funcs}.csv \
 	"$RESULTS"/{report.md,fio.png,policy.png,pool.png} "$RESULTS"/{fio,policy}-*.dat \
 	"$RESULTS"/{net,net-prof,net-copy,net-maps,net-pool,net-costs}.csv "$RESULTS"/{net.png,net.dat,net-panels.gp}
 csv=$RESULTS/fio.csv
@@ -419,8 +429,6 @@ echo "iommu,mode,rw,bs,rep,bytes,busy_ticks,hz" >"$RESULTS/cpu.csv"
 echo "iommu,mode,rw,bs,set,bytes,func,hits,time_us" >"$RESULTS/prof.csv"
 echo "iommu,mode,rep,key,value" >"$RESULTS/pool.csv"
 echo "iommu,mode,t,phase,bs,pool_bytes,inflight_bytes,inflight_reqs_now" >"$RESULTS/pool-time.csv"
-echo "iommu,mode,rep,class,decision,detail" >"$RESULTS/classes.csv"
-echo "iommu,mode,rep,rw,bs,pool_maps,class,decision,detail,boot" >"$RESULTS/decisions.csv"
 echo "iommu,mode,threads,dir,pages,map_us,unmap_us,map_sd_us,unmap_sd_us" >"$RESULTS/dmab.csv"
 # The NIC bench's files exist only when it runs: report.py then reports it
 if [ "$NET" = 1 ]; then
@@ -478,6 +486,7 @@ timeout_net=$(( 300 + NET_ROUNDS * ${#net_modes[@]} * net_slot
 	echo "prime=$PRIME"
 	echo "huge=$HUGE"
 	echo "policy_args=$POLICY_ARGS"
+	echo "auto_threshold=$AUTO_THRESHOLD"
 	echo "rw=$(printf '%s\n' "${workloads[@]}" | cut -d: -f1 | sort -u | tr '\n' ' ' | sed 's/ $//')"
 	echo "profile=$PROFILE"
 	echo "prof_runtime=$PROF_RUNTIME"
@@ -626,28 +635,10 @@ script_done() {
 # kv KEY LINE: the value of KEY=value in a protocol line
 kv() { local k=$1; shift; sed -n "s/.* $k=\([^ ]*\).*/\1/p" <<<" $*"; }
 
-# pool_lines IOMMU MODE REP BOOT: the pool's counters from $res into pool.csv,
-# the class_ lines (bounce-auto's decisions, text) into classes.csv, the
-# decision after each run into decisions.csv (a policy boot's runs say
-# their mode= and round=: they count as repetition (REP - 1) * ROUNDS +
-# round of that mode)
+# pool_lines IOMMU MODE REP: the pool's counters from $res into pool.csv
 pool_lines() {
-	sed -n '/^@@IOB POOL class_/d; s/^@@IOB POOL \([a-z_0-9]*\)=\(.*\)$/'"$1,$2,$3"',\1,\2/p' \
+	sed -n 's/^@@IOB POOL \([a-z_0-9]*\)=\(.*\)$/'"$1,$2,$3"',\1,\2/p' \
 		"$res" >>"$RESULTS/pool.csv"
-	sed -n 's/^@@IOB POOL class_\([0-9]*\)=\([a-z]*\) *\(.*\)$/\1 \2 \3/p' "$res" |
-	while read -r cls dec detail; do
-		echo "$1,$2,$3,$cls,$dec,\"${detail//\"/\"\"}\""
-	done >>"$RESULTS/classes.csv"
-	local rw bs maps cls dec detail m r
-	sed -n 's/^@@IOB CLASS rw=\([a-z]*\) bs=\([0-9]*\) maps=\([0-9]*\) class_\([0-9]*\)=\([a-z]*\) *\(.*\)$/\1 \2 \3 \4 \5 \6/p' "$res" |
-	while read -r rw bs maps cls dec detail; do
-		m=$2 r=$3
-		if [[ $detail =~ \ mode=([^ ]*)\ round=([0-9]+)$ ]]; then
-			m=${BASH_REMATCH[1]} r=$(( ($3 - 1) * ROUNDS + BASH_REMATCH[2] ))
-			detail=${detail% mode=*}
-		fi
-		echo "$1,$m,$r,$rw,$bs,$maps,$cls,$dec,\"${detail//\"/\"\"}\",$4"
-	done >>"$RESULTS/decisions.csv"
 }
 
 # domain_type NAME TYPE: fails unless the NVMe of boot NAME was in an IOMMU
@@ -660,9 +651,29 @@ domain_type() {
 		     "expected '$2' (results: $res)"
 }
 
+# auto_threshold NAME: a boot whose pool ended in mode auto must end with
+# the threshold AUTO_THRESHOLD, which report.py takes auto's decisions
+# from
+auto_threshold() {
+	local thr
+	[ "$(sed -n 's/^@@IOB POOL mode=//p' "$res")" = auto ] || return 0
+	thr=$(sed -n 's/^@@IOB POOL threshold=//p' "$res")
+	[ "$thr" = "$AUTO_THRESHOLD" ] ||
+		fail "boot $1 ended in mode auto with threshold '$thr', expected $AUTO_THRESHOLD (results: $res)"
+}
+
+# pool_summary: the pool's maps and what auto decides on, for the log
+pool_summary() {
+	local k
+	for k in maps bytes mode costly_flush threshold; do
+		printf '%s=%s ' "$k" "$(sed -n "s/^@@IOB POOL $k=//p" "$res")"
+	done
+}
+
 # fio_rows IOMMU MODE REP NAME: the boot's "@@IOB FIO" lines into fio.csv
 # and cpu.csv, a progress line each; a policy boot's lines carry their own
-# mode= and round= (see pool_lines). Prints how many.
+# mode= and round=: they count as repetition (REP - 1) * ROUNDS + round of
+# that mode. Prints how many.
 fio_rows() {
 	local line rw bs iops m r n=0
 	while read -r line; do
@@ -831,10 +842,12 @@ for rep in $(seq 1 "$REPS"); do
 				pt = t; ptiq = tiq
 				printf "%s,%s,%s,%s,%d,%d,%d,%d\n", io, m, t, ph, bs, pool, mean * sz, infl
 			}' >>"$RESULTS/pool-time.csv"
-			pool_lines "$iommu" "$mode" "$rep" "$name"
+			pool_lines "$iommu" "$mode" "$rep"
+			auto_threshold "$name"
 			# A bounce run the pool did not serve is no bounce run at
 			# all; a bounce-<bytes> threshold may be below every
-			# mapping (say so); auto may choose the IOMMU.
+			# mapping (say so); auto bounces nothing where the IOMMU
+			# driver does not call its invalidations costly.
 			pmaps=$(sed -n 's/^@@IOB POOL maps=//p' "$res")
 			if [ "${pmaps:-0}" -eq 0 ]; then
 				case $mode in
@@ -843,9 +856,7 @@ for rep in $(seq 1 "$REPS"); do
 				esac
 			fi
 			if [[ $mode == bounce* ]]; then
-				log "pool after $name: maps=${pmaps:-none}" \
-				    "bytes=$(sed -n 's/^@@IOB POOL bytes=//p' "$res")" \
-				    "class decisions: $(grep -c '^@@IOB POOL class_' "$res" || true)"
+				log "pool after $name: $(pool_summary)"
 			fi
 		done
 		[ ${#policies[@]} -gt 0 ] || continue
@@ -854,7 +865,7 @@ for rep in $(seq 1 "$REPS"); do
 		    "x $ROUNDS rounds: boot $(( done_boots + 1 )) of $total," \
 		    "elapsed $(fmt_time $(( $(date +%s) - start )))"
 		args="runtime=$RUNTIME,warmup=$WARMUP,huge=$HUGE,policies=$(IFS=+; echo "${policies[*]}")"
-		args+=",rounds=$ROUNDS,prime=$PRIME,$(IFS=,; echo "${policy_workloads[*]}")"
+		args+=",rounds=$ROUNDS,prime=$PRIME,autothr=$AUTO_THRESHOLD,$(IFS=,; echo "${policy_workloads[*]}")"
 		boot "$name" "$iommu" "$SMP" "$timeout_policy" \
 		     "$POLICY_ARGS iob.run=bench:fio.sh iob.args=$args" "$POLICY_ARGS"
 		script_done "$name" fio.sh FIO "$n_pol"
@@ -862,9 +873,9 @@ for rep in $(seq 1 "$REPS"); do
 		n=$(fio_rows "$iommu" policy "$rep" "$name")
 		[ "$n" -eq "$n_pol" ] ||
 			fail "boot $name gave $n results, expected $n_pol (results: $res)"
-		pool_lines "$iommu" policy "$rep" "$name"
-		log "pool after $name: maps=$(sed -n 's/^@@IOB POOL maps=//p' "$res")" \
-		    "auto decisions: $(sed -n 's/^@@IOB POOL class_\([0-9]*\)=\([a-z]*\) .*/\1:\2/p' "$res" | tr '\n' ' ')"
+		pool_lines "$iommu" policy "$rep"
+		auto_threshold "$name"
+		log "pool after $name: $(pool_summary)"
 	done
 done
 

@@ -13,7 +13,7 @@
 # policies=P1+P2+... and rounds=N it runs, N times over, every workload
 # once per policy (strict, bounce-auto, bounce-<bytes>), setting the NVMe
 # group's policy in sysfs before each run and starting each workload and
-# round with another policy; those runs' FIO and CLASS lines end with
+# round with another policy; those runs' FIO lines end with
 # "mode=<policy> round=<r>". prime=SEC runs every workload for SEC s,
 # unmeasured, before the measured runs (with policies=: a round 0, every
 # workload under every policy).
@@ -37,11 +37,6 @@
 #       each counted over SEC seconds (the first after WARMUP s of I/O)
 #       between two snapshots of the counters, with the bytes moved in
 #       between from /sys/block/<dev>/stat
-#   @@IOB CLASS rw=<rw> bs=<bytes> maps=<n> class_<size>=<decision> <estimates>
-#       after each measured run, when the pool is in mode auto: how many
-#       mappings the pool served during the run (warm-up included) and
-#       the decision and estimates of the size class the run's mappings
-#       fall in (the largest slot's for larger blocks)
 #   @@IOB POOL <key>=<value>               the pool's debugfs stats at the end
 #
 # plus "@@IOB KERNEL", "@@IOB CMDLINE" and "@@IOB DEVICE" lines first and
@@ -51,7 +46,9 @@
 # iodepth= (RUNTIME, WARMUP, IODEPTH in the environment; defaults 5, 1,
 # 64), profile=SEC (0: no profiler pass), reqfuncs=f1+f2 (IOMMU request
 # functions to count), pool=0|1, idle=SEC (default 12), policies= and
-# rounds= (above), huge=1 (fio's buffers in huge pages: "@@IOB HUGE
+# rounds= (above), autothr=BYTES (the bounce_threshold a bounce-auto run
+# of a policy boot sets; default: the group's when fio.sh starts, the
+# boot's), huge=1 (fio's buffers in huge pages: "@@IOB HUGE
 # pages=<n> kb=<size>"). DEV overrides the device, to try the script on a
 # host. Runs under busybox sh.
 
@@ -65,6 +62,7 @@ IDLE=12
 POLICIES=
 ROUNDS=1
 PRIME=0
+AUTOTHR=
 HUGE=0
 MAPFUNCS="iommu_dma_map_page iommu_dma_unmap_page iommu_dma_map_sg iommu_dma_unmap_sg"
 TR=/sys/kernel/debug/tracing
@@ -90,6 +88,7 @@ while [ $# -gt 0 ]; do
 	policies=*) POLICIES=$(echo "${1#policies=}" | tr + ' ') ;;
 	rounds=*) ROUNDS=${1#rounds=} ;;
 	prime=*) PRIME=${1#prime=} ;;
+	autothr=*) AUTOTHR=${1#autothr=} ;;
 	huge=*) HUGE=${1#huge=} ;;
 	*) break ;;
 	esac
@@ -227,17 +226,8 @@ spid=
 # pool_stat KEY: a value of the pool's stats, empty without a pool
 pool_stat() { [ -r "$stats" ] && sed -n "s/^$1: //p" "$stats"; }
 
-# The auto policy's size class of a mapping of BYTES: the smallest slot
-# that holds it, the largest for anything bigger (NVMe splits those).
-auto_class() {
-	c=4096
-	while [ "$c" -lt "$1" ] && [ "$c" -lt 131072 ]; do c=$(( c * 2 )); done
-	echo "$c"
-}
-
-# measure RW:BS [TAG]: one measured fio run, its "@@IOB FIO" line and,
-# when the pool is in mode auto, its "@@IOB CLASS" line; TAG (" mode=..
-# round=..") is appended to both
+# measure RW:BS [TAG]: one measured fio run and its "@@IOB FIO" line;
+# TAG (" mode=.. round=..") is appended to it
 measure() {
 	rw=${1%%:*} bytes=$(to_bytes "${1#*:}") tag=${2:-}
 	phase "$rw-$bytes" "$bytes"
@@ -245,7 +235,6 @@ measure() {
 	say "rw=$rw bs=$bytes$tag: warm-up ${WARMUP}s, measuring ${RUNTIME}s"
 	# CPU and bytes from the end of the warm-up (fio's start-up done and
 	# I/O going for WARMUP s) to the end of fio: about fio's window.
-	m0=$(pool_stat maps)
 	runfio "$rw" "$bytes" "$WARMUP" "$RUNTIME" /tmp/fio.out &
 	fpid=$!
 	wait_io
@@ -265,10 +254,6 @@ measure() {
 	[ "$iops" -gt 0 ] || fail "fio measured 0 IOPS for $rw:$bytes$tag"
 	[ -s /tmp/fio.err ] && { say "fio stderr:"; cat /tmp/fio.err >&2; }
 	proto "FIO rw=$rw bs=$bytes iops=$iops bytes=$(( b1 - b0 )) busy=$(( c1 - c0 )) hz=100$tag"
-	if [ "$(pool_stat mode)" = auto ]; then
-		cls=$(auto_class "$bytes")
-		proto "CLASS rw=$rw bs=$bytes maps=$(( $(pool_stat maps) - m0 )) class_$cls=$(pool_stat "class_$cls")$tag"
-	fi
 	n=$(( n + 1 ))
 }
 
@@ -281,19 +266,24 @@ prime() {
 	runfio "${1%%:*}" "$(to_bytes "${1#*:}")" 0 "$PRIME" /tmp/fio.out
 }
 
+# set_threshold BYTES: the NVMe group's bounce_threshold, read back
+set_threshold() {
+	echo "$1" >"$gdir/bounce_threshold" ||
+		fail "cannot set $gdir/bounce_threshold to $1"
+	[ "$(cat "$gdir/bounce_threshold")" = "$1" ] ||
+		fail "$gdir/bounce_threshold reads $(cat "$gdir/bounce_threshold"), not $1"
+}
+
 # set_policy POLICY: the NVMe group's bounce policy, as bench/run.sh names
-# it (strict: off; bounce-auto: auto; bounce-<bytes>: on, that threshold),
-# read back from sysfs
+# it (strict: off; bounce-auto: auto with the threshold AUTOTHR, since auto
+# bounces up to bounce_threshold where invalidations are costly and a
+# bounce-<bytes> run before it left its own; bounce-<bytes>: on, that
+# threshold), read back from sysfs
 set_policy() {
 	case $1 in
 	strict) val=0 want=off ;;
-	bounce-auto) val=auto want=auto ;;
-	bounce-[1-9]*)
-		val=1 want=on
-		echo "${1#bounce-}" >"$gdir/bounce_threshold" ||
-			fail "cannot set $gdir/bounce_threshold to ${1#bounce-}"
-		[ "$(cat "$gdir/bounce_threshold")" = "${1#bounce-}" ] ||
-			fail "$gdir/bounce_threshold reads $(cat "$gdir/bounce_threshold"), not ${1#bounce-}" ;;
+	bounce-auto) val=auto want=auto; set_threshold "$AUTOTHR" ;;
+	bounce-[1-9]*) val=1 want=on; set_threshold "${1#bounce-}" ;;
 	*) fail "unknown policy '$1' (accepted: strict bounce-auto bounce-<bytes>)" ;;
 	esac
 	echo "$val" >"$gdir/bounce" ||
@@ -309,6 +299,11 @@ n=0
 if [ -n "$POLICIES" ]; then
 	gdir=/sys/kernel/iommu_groups/$group
 	[ -w "$gdir/bounce" ] || fail "policies= but no writable $gdir/bounce"
+	[ -n "$AUTOTHR" ] || AUTOTHR=$(cat "$gdir/bounce_threshold") ||
+		fail "cannot read $gdir/bounce_threshold"
+	case $AUTOTHR in
+	'' | *[!0-9]*) fail "bad autothr= or bounce_threshold: '$AUTOTHR'" ;;
+	esac
 	set -- $POLICIES
 	np=$#
 	# Round 0: every workload primed under every policy
@@ -434,8 +429,9 @@ if [ "$PROFILE" != 0 ]; then
 fi
 
 # The bounce pool's counters, when the NVMe's domain has one: they show
-# whether the pool really served the run (maps, fallbacks, memory held;
-# with iommu.bounce=auto the class_<bytes> decisions).
+# whether the pool really served the run (maps, fallbacks, memory held)
+# and what auto decides on (costly_flush: the IOMMU driver says its
+# invalidations are costly, so auto bounces up to the threshold).
 if [ -r "$stats" ]; then
 	while read -r key val; do
 		proto "POOL ${key%:}=$val"
