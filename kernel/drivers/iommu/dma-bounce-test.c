@@ -999,16 +999,26 @@ static void iob_sg_coalesced_into_one_segment(struct kunit *test)
 					  PAGE_SIZE - sg_lens[1]));
 }
 
+/* The test list mapped DMA_FROM_DEVICE as one slot, which the device fills */
+static struct scatterlist *test_sg_from_device(struct kunit *test, u8 **bufs,
+					       int val)
+{
+	struct iob_test *t = test->priv;
+	struct scatterlist *sgl = test_sgl(test, bufs);
+
+	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
+						      DMA_FROM_DEVICE, 0, 0), 1);
+	device_write(test, &t->fake, sg_dma_address(sgl), val, SG_TOTAL);
+	return sgl;
+}
+
 static void iob_sg_sync_for_cpu(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
 	struct scatterlist *sgl;
 	u8 *bufs[3];
 
-	sgl = test_sgl(test, bufs);
-	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
-						      DMA_FROM_DEVICE, 0, 0), 1);
-	device_write(test, &t->fake, sg_dma_address(sgl), 0x5c, SG_TOTAL);
+	sgl = test_sg_from_device(test, bufs, 0x5c);
 	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync_sg(t->pool, t->dev, sgl,
 							 3, DMA_FROM_DEVICE,
 							 true));
@@ -1354,10 +1364,7 @@ static void iob_sync_single_in_coalesced_sg(struct kunit *test)
 	struct scatterlist *sgl;
 	u8 *bufs[3];
 
-	sgl = test_sgl(test, bufs);
-	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
-						      DMA_FROM_DEVICE, 0, 0), 1);
-	device_write(test, &t->fake, sg_dma_address(sgl), 0x5d, SG_TOTAL);
+	sgl = test_sg_from_device(test, bufs, 0x5d);
 	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync(t->pool, t->dev,
 						      sg_dma_address(sgl) + start,
 						      part, DMA_FROM_DEVICE,
