@@ -1449,15 +1449,19 @@ iommu_dma_bounce_get_stats(struct iommu_dma_bounce_pool *pool,
 }
 EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_get_stats);
 
+/* Idle slots, reserve not included: the shrinker's count, read racily */
 static unsigned long iob_idle_slots(struct iommu_dma_bounce_pool *pool)
 {
-	struct iommu_dma_bounce_stats st;
 	unsigned long n = 0;
 	unsigned int class;
+	int cpu;
 
-	iommu_dma_bounce_get_stats(pool, &st);
-	for (class = 0; class < IOB_NR_CLASSES; class++)
-		n += st.free[class];
+	for (class = 0; class < IOB_NR_CLASSES; class++) {
+		n += READ_ONCE(pool->depot[class].count);
+		for_each_possible_cpu(cpu)
+			n += READ_ONCE(per_cpu_ptr(pool->pcpu,
+						   cpu)->cache[class].count);
+	}
 	return n;
 }
 
