@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KUnit tests for the IOMMU DMA bounce pools.
+ * KUnit tests for the IOMMU DMA bounce pools, built into dma-bounce.c
+ * (included at its end) so that they reach its internals.
  *
  * The pool is driven through a fake IOMMU domain that records every IOVA
  * allocation, map, unmap and IOTLB sync, and translates IOVAs the way the
@@ -10,7 +11,6 @@
 
 #include <kunit/device.h>
 #include <kunit/test.h>
-#include <kunit/visibility.h>
 #include <linux/completion.h>
 #include <linux/debug_locks.h>
 #include <linux/delay.h>
@@ -29,8 +29,6 @@
 
 #include "dma-bounce.h"
 
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
-
 #define FAKE_IOVA_TOP		BIT_ULL(40)
 #define FAKE_IOVA_BOTTOM	SZ_1M
 #define TEST_MAX_SLOT		(PAGE_SIZE << (IOMMU_DMA_BOUNCE_NR_CLASSES - 1))
@@ -38,8 +36,6 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 #define TEST_IDLE_LATER		(10 * HZ)
 #define TEST_MASK_28		DMA_BIT_MASK(28)
 #define TEST_STEAL_SLOTS	8	/* fewer than a CPU stack holds */
-/* Reserve slots per class (IOB_RESERVE in dma-bounce.c) */
-#define TEST_RESERVE		2
 
 struct fake_domain {
 	/*
@@ -199,11 +195,12 @@ static void test_repool(struct kunit *test, unsigned int flags)
 	struct iob_test *t = test->priv;
 
 	iommu_dma_bounce_pool_destroy(t->pool);
-	t->pool = iommu_dma_bounce_pool_create(&fake_ops, &t->fake, PAGE_SIZE,
-					       NUMA_NO_NODE, flags, "kunit");
+	t->pool = iob_pool_alloc(&fake_ops, &t->fake, PAGE_SIZE, NUMA_NO_NODE,
+				 flags, "kunit");
 	KUNIT_ASSERT_NOT_NULL(test, t->pool);
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON,
-				    TEST_MAX_SLOT, TEST_MAX_BYTES);
+	iob_pool_publish(t->pool);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON,
+		       TEST_MAX_SLOT, TEST_MAX_BYTES);
 }
 
 static int iob_test_init(struct kunit *test)
@@ -285,35 +282,35 @@ static struct iommu_dma_bounce_stats *test_stats(struct kunit *test)
 
 	st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, st);
-	iommu_dma_bounce_get_stats(t->pool, st);
+	iob_get_stats(t->pool, st);
 	return st;
 }
 
 static void iob_class_sizes(struct kunit *test)
 {
 	/* Classes follow the IOVA granule, not PAGE_SIZE */
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(SZ_2K, 0, SZ_2K), 0);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(SZ_2K, 0, SZ_2K + 1), 1);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(SZ_2K, 0, SZ_64K), 5);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(SZ_2K, 0, SZ_64K + 1), -1);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, 1), 0);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, PAGE_SIZE), 0);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, PAGE_SIZE + 1), 1);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, 3 * PAGE_SIZE), 2);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, TEST_MAX_SLOT),
+	KUNIT_EXPECT_EQ(test, iob_class(SZ_2K, 0, SZ_2K), 0);
+	KUNIT_EXPECT_EQ(test, iob_class(SZ_2K, 0, SZ_2K + 1), 1);
+	KUNIT_EXPECT_EQ(test, iob_class(SZ_2K, 0, SZ_64K), 5);
+	KUNIT_EXPECT_EQ(test, iob_class(SZ_2K, 0, SZ_64K + 1), -1);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 0, 1), 0);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 0, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 0, PAGE_SIZE + 1), 1);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 0, 3 * PAGE_SIZE), 2);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 0, TEST_MAX_SLOT),
 			IOMMU_DMA_BOUNCE_NR_CLASSES - 1);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, TEST_MAX_SLOT + 1), -1);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 0, 0), -1);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 0, TEST_MAX_SLOT + 1), -1);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 0, 0), -1);
 }
 
 static void iob_class_counts_offset(struct kunit *test)
 {
 	/* The granule offset is kept, so it takes room in the slot */
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 100, PAGE_SIZE - 100), 0);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 100, PAGE_SIZE), 1);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, PAGE_SIZE + 100,
-						     PAGE_SIZE - 100), 0);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_class(PAGE_SIZE, 1, TEST_MAX_SLOT), -1);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 100, PAGE_SIZE - 100), 0);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 100, PAGE_SIZE), 1);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, PAGE_SIZE + 100,
+					PAGE_SIZE - 100), 0);
+	KUNIT_EXPECT_EQ(test, iob_class(PAGE_SIZE, 1, TEST_MAX_SLOT), -1);
 }
 
 static void iob_no_iova_at_create(struct kunit *test)
@@ -665,14 +662,14 @@ static void iob_irq_contexts_grow_and_age(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, t->fake.maps, 1 + 2 * IRQ_CTX_CLASSES);
 
 	/* Aging frees them all from process context */
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool,
-						   jiffies + TEST_IDLE_LATER),
+	KUNIT_EXPECT_EQ(test, iob_age(t->pool,
+				      jiffies + TEST_IDLE_LATER),
 			1 + 2 * IRQ_CTX_CLASSES);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
 
 	/* Grown in hardirq once more, then freed by the shrinker */
 	irq_ctx_run_hardirq(test, again);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_shrink(t->pool, ULONG_MAX),
+	KUNIT_EXPECT_EQ(test, iob_shrink(t->pool, ULONG_MAX),
 			IRQ_CTX_CLASSES);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
 	KUNIT_EXPECT_EQ(test, fake_mapped_pages(&t->fake), 0);
@@ -737,8 +734,8 @@ static void iob_cap_falls_back_without_cliff(struct kunit *test)
 	u8 *buf = test_buf(test, PAGE_SIZE, 1);
 	dma_addr_t a, b, c;
 
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON,
-				    TEST_MAX_SLOT, 2 * PAGE_SIZE);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON,
+		       TEST_MAX_SLOT, 2 * PAGE_SIZE);
 	a = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
 	b = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
 	c = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
@@ -772,12 +769,12 @@ static void iob_policy_threshold(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
 
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SZ_8K,
-				    TEST_MAX_BYTES);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SZ_8K,
+		       TEST_MAX_BYTES);
 	KUNIT_EXPECT_TRUE(test, iommu_dma_bounce_wanted(t->pool, SZ_8K, 0));
 	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, SZ_8K + 1, 0));
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_OFF, SZ_8K,
-				    TEST_MAX_BYTES);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_OFF, SZ_8K,
+		       TEST_MAX_BYTES);
 	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(t->pool, 1, 0));
 	KUNIT_EXPECT_FALSE(test, iommu_dma_bounce_wanted(NULL, 1, 0));
 }
@@ -791,6 +788,8 @@ static void iob_iova_failure_falls_back(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0),
 			DMA_MAPPING_ERROR);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_IOVA], 1);
+	/* One failure, one reason */
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_NOMEM], 0);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 0);
 }
@@ -804,6 +803,7 @@ static void iob_map_failure_falls_back(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0),
 			DMA_MAPPING_ERROR);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_MAP], 1);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_NOMEM], 0);
 	KUNIT_EXPECT_EQ(test, t->fake.iova_allocs, 1);
 	KUNIT_EXPECT_EQ(test, t->fake.iova_frees, 1);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->bytes, 0);
@@ -849,9 +849,9 @@ static void iob_aging_frees_idle_in_one_batch(struct kunit *test)
 
 	test_idle_slots(test, dma, ARRAY_SIZE(dma));
 
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool, jiffies), 0);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool,
-						   jiffies + TEST_IDLE_LATER), 3);
+	KUNIT_EXPECT_EQ(test, iob_age(t->pool, jiffies), 0);
+	KUNIT_EXPECT_EQ(test, iob_age(t->pool,
+				      jiffies + TEST_IDLE_LATER), 3);
 	KUNIT_EXPECT_EQ(test, t->fake.syncs, 1);
 	KUNIT_EXPECT_EQ(test, t->fake.iova_frees, 3);
 	KUNIT_EXPECT_EQ(test, fake_mapped_pages(&t->fake), 0);
@@ -873,8 +873,8 @@ static void iob_aging_skips_in_use(struct kunit *test)
 	idle = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
 	test_unmap(test, idle, PAGE_SIZE, DMA_TO_DEVICE, 0);
 
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_age(t->pool,
-						   jiffies + TEST_IDLE_LATER), 1);
+	KUNIT_EXPECT_EQ(test, iob_age(t->pool,
+				      jiffies + TEST_IDLE_LATER), 1);
 	/* The busy slot is still mapped and holds its data */
 	KUNIT_EXPECT_TRUE(test, all_bytes(fake_translate(&t->fake, busy), 0x31,
 					  PAGE_SIZE));
@@ -888,7 +888,7 @@ static void iob_shrink_frees_oldest_up_to_nr(struct kunit *test)
 
 	test_idle_slots(test, dma, ARRAY_SIZE(dma));
 
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_shrink(t->pool, 3), 3);
+	KUNIT_EXPECT_EQ(test, iob_shrink(t->pool, 3), 3);
 	KUNIT_EXPECT_EQ(test, t->fake.syncs, 1);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 1);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->freed_shrinker, 3);
@@ -903,7 +903,7 @@ static void iob_unmap_failure_leaks_the_slot(struct kunit *test)
 
 	test_idle_slots(test, dma, 2);
 	t->fake.fail_unmap = true;
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_shrink(t->pool, 2), 0);
+	KUNIT_EXPECT_EQ(test, iob_shrink(t->pool, 2), 0);
 	t->fake.fail_unmap = false;
 
 	/*
@@ -917,7 +917,7 @@ static void iob_unmap_failure_leaks_the_slot(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->bytes, 0);
 	KUNIT_EXPECT_EQ(test, st->slots[0], 0);
 	/* ... and no longer a slot: the address is not the pool's any more */
-	KUNIT_EXPECT_NULL(test, iommu_dma_bounce_slot_vaddr(t->pool, dma[0]));
+	KUNIT_EXPECT_NULL(test, iob_lookup(t->pool, dma[0]));
 	/* The next mapping grows a new slot elsewhere */
 	test_idle_slots(test, dma + 1, 1);
 	KUNIT_EXPECT_NE(test, dma[1], dma[0]);
@@ -935,7 +935,7 @@ static void iob_shrink_skips_in_use(struct kunit *test)
 	test_unmap(test, dma[0], PAGE_SIZE, DMA_TO_DEVICE, 0);
 	test_unmap(test, dma[1], PAGE_SIZE, DMA_TO_DEVICE, 0);
 
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_shrink(t->pool, 100), 2);
+	KUNIT_EXPECT_EQ(test, iob_shrink(t->pool, 100), 2);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 2);
 	KUNIT_EXPECT_NOT_NULL(test, fake_translate(&t->fake, dma[2]));
 	KUNIT_EXPECT_NOT_NULL(test, fake_translate(&t->fake, dma[3]));
@@ -964,103 +964,61 @@ static struct scatterlist *test_sgl(struct kunit *test, u8 **bufs)
 	return sgl;
 }
 
-static void iob_sg_coalesced_into_one_segment(struct kunit *test)
+/*
+ * A list within the threshold is bounced entry by entry, each in a slot of
+ * its own, and marked so that dma-iommu syncs and unmaps it entry by entry.
+ * Past the threshold, or with a mapping that opts out, it is not; and if one
+ * entry cannot be bounced, none stays bounced.
+ */
+static void iob_sg_bounced_all_or_nothing(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
-	struct scatterlist *sgl;
-	u8 *bufs[3], *va;
-	size_t pos = 0;
+	struct scatterlist *sgl, *s;
+	dma_addr_t busy;
+	u8 *bufs[3];
 	int i;
 
 	sgl = test_sgl(test, bufs);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SG_TOTAL, TEST_MAX_BYTES);
 	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
-						      DMA_BIDIRECTIONAL, 0, 0), 1);
-	KUNIT_EXPECT_EQ(test, sg_dma_len(sgl), SG_TOTAL);
-	KUNIT_EXPECT_EQ(test, sg_dma_address(sgl) & (PAGE_SIZE - 1),
-			sg_phys(sgl) & (PAGE_SIZE - 1));
-	KUNIT_EXPECT_EQ(test, sg_dma_len(&sgl[1]), 0);
-	va = fake_translate(&t->fake, sg_dma_address(sgl));
-	KUNIT_ASSERT_NOT_NULL(test, va);
-	for (i = 0; i < 3; i++) {
-		KUNIT_EXPECT_TRUE(test, all_bytes(va + pos, 0x40 + i, sg_lens[i]));
-		pos += sg_lens[i];
+						      DMA_TO_DEVICE, 0), 3);
+	KUNIT_EXPECT_TRUE(test, sg_dma_is_swiotlb(sgl));
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 3);
+	for_each_sg(sgl, s, 3, i) {
+		u8 *va = fake_translate(&t->fake, sg_dma_address(s));
+
+		KUNIT_EXPECT_EQ(test, sg_dma_len(s), sg_lens[i]);
+		KUNIT_ASSERT_NOT_NULL(test, va);
+		KUNIT_EXPECT_TRUE(test, all_bytes(va, 0x40 + i, sg_lens[i]));
+		test_unmap(test, sg_dma_address(s), sg_lens[i], DMA_TO_DEVICE,
+			   0);
 	}
 
-	device_write(test, &t->fake, sg_dma_address(sgl), 0x7e, SG_TOTAL);
-	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_unmap_sg(t->pool, t->dev, sgl,
-							  3, DMA_BIDIRECTIONAL,
-							  0));
-	for (i = 0; i < 3; i++)
-		KUNIT_EXPECT_TRUE(test, all_bytes(bufs[i] + sg_offs[i], 0x7e,
-						  sg_lens[i]));
-	/* Bytes outside the segments are untouched */
-	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[0], 0x40, sg_offs[0]));
-	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[1] + sg_lens[1], 0x41,
-					  PAGE_SIZE - sg_lens[1]));
-}
-
-/* The test list mapped DMA_FROM_DEVICE as one slot, which the device fills */
-static struct scatterlist *test_sg_from_device(struct kunit *test, u8 **bufs,
-					       int val)
-{
-	struct iob_test *t = test->priv;
-	struct scatterlist *sgl = test_sgl(test, bufs);
-
-	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
-						      DMA_FROM_DEVICE, 0, 0), 1);
-	device_write(test, &t->fake, sg_dma_address(sgl), val, SG_TOTAL);
-	return sgl;
-}
-
-static void iob_sg_sync_for_cpu(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	struct scatterlist *sgl;
-	u8 *bufs[3];
-
-	sgl = test_sg_from_device(test, bufs, 0x5c);
-	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync_sg(t->pool, t->dev, sgl,
-							 3, DMA_FROM_DEVICE,
-							 true));
-	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[2], 0x5c, sg_lens[2]));
-	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_unmap_sg(t->pool, t->dev, sgl,
-							  3, DMA_FROM_DEVICE,
-							  DMA_ATTR_SKIP_CPU_SYNC));
-}
-
-static void iob_sg_respects_max_seg_size(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	struct scatterlist *sgl;
-	u8 *bufs[3];
-
-	t->parms.max_segment_size = SG_TOTAL - 1;
-	sgl = test_sgl(test, bufs);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SG_TOTAL - 1,
+		       TEST_MAX_BYTES);
 	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
-						      DMA_TO_DEVICE, 0, 0), 0);
-	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_SG], 1);
-	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 0);
-}
-
-static void iob_sg_respects_segment_boundary(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	struct scatterlist *sgl;
-	u8 *bufs[3];
-
-	/* 1 KiB windows: 50 + 1400 bytes cannot stay inside one */
-	t->parms.segment_boundary_mask = SZ_1K - 1;
-	sgl = test_sgl(test, bufs);
+						      DMA_TO_DEVICE, 0), 0);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SG_TOTAL, TEST_MAX_BYTES);
 	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
-						      DMA_TO_DEVICE, 0, 0), 0);
-	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_SG], 1);
+						      DMA_TO_DEVICE,
+						      DMA_ATTR_SKIP_CPU_SYNC), 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 3);
 
-	/* 4 KiB windows: it fits */
-	t->parms.segment_boundary_mask = SZ_4K - 1;
-	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
-						      DMA_TO_DEVICE, 0, 0), 1);
-	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_unmap_sg(t->pool, t->dev, sgl,
-							  3, DMA_TO_DEVICE, 0));
+	/*
+	 * Room for the 3 slots there are, one busy: the list's first two
+	 * entries take the idle ones, the third would need a fourth slot.
+	 */
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SG_TOTAL,
+		       3 * PAGE_SIZE);
+	busy = test_map(test, bufs[0], PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, busy, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
+						      DMA_TO_DEVICE, 0), 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_CAP],
+			1);
+	/* The two entries bounced before it are back in the pool */
+	KUNIT_EXPECT_EQ(test, test_stats(test)->free[0], 2);
+	test_unmap(test, busy, PAGE_SIZE, DMA_TO_DEVICE, 0);
 }
 
 struct on_cpu_maps {
@@ -1356,33 +1314,6 @@ static void iob_dma_mask_finds_slot_below_top(struct kunit *test)
 	test_unmap(test, narrow, PAGE_SIZE, DMA_TO_DEVICE, 0);
 }
 
-/* dma_sync_single_*() on part of a coalesced list syncs exactly that part */
-static void iob_sync_single_in_coalesced_sg(struct kunit *test)
-{
-	struct iob_test *t = test->priv;
-	size_t start = 80, part = 200;	/* ends 180 bytes into entry 1 */
-	struct scatterlist *sgl;
-	u8 *bufs[3];
-
-	sgl = test_sg_from_device(test, bufs, 0x5d);
-	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_sync(t->pool, t->dev,
-						      sg_dma_address(sgl) + start,
-						      part, DMA_FROM_DEVICE,
-						      true));
-	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[0] + sg_offs[0], 0x40, start));
-	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[0] + sg_offs[0] + start, 0x5d,
-					  sg_lens[0] - start));
-	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[1], 0x5d,
-					  start + part - sg_lens[0]));
-	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[1] + start + part - sg_lens[0],
-					  0x41, sg_lens[1] - (start + part -
-							      sg_lens[0])));
-	KUNIT_EXPECT_TRUE(test, all_bytes(bufs[2], 0x42, sg_lens[2]));
-	KUNIT_ASSERT_TRUE(test, iommu_dma_bounce_unmap_sg(t->pool, t->dev, sgl,
-							  3, DMA_FROM_DEVICE,
-							  DMA_ATTR_SKIP_CPU_SYNC));
-}
-
 /*
  * A mapping that must bounce and cannot grow a slot takes one from the
  * reserve, which only such mappings use; with the reserve empty it fails,
@@ -1393,7 +1324,7 @@ static void iob_forced_mapping_uses_reserve_then_fails(struct kunit *test)
 	struct iob_test *t = test->priv;
 	u8 *buf = test_buf(test, PAGE_SIZE, 1);
 	struct iommu_dma_bounce_stats *st;
-	dma_addr_t dma[TEST_RESERVE + 1];
+	dma_addr_t dma[IOB_RESERVE + 1];
 	int i;
 
 	/* The first mapping that must bounce starts the reserve */
@@ -1401,21 +1332,21 @@ static void iob_forced_mapping_uses_reserve_then_fails(struct kunit *test)
 			  IOMMU_DMA_BOUNCE_FORCE);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
-	iommu_dma_bounce_flush_work(t->pool);
+	flush_work(&t->pool->work);
 	/* Only for the class that had to bounce */
 	st = test_stats(test);
-	KUNIT_EXPECT_EQ(test, st->reserve[0], TEST_RESERVE);
+	KUNIT_EXPECT_EQ(test, st->reserve[0], IOB_RESERVE);
 	for (i = 1; i < IOMMU_DMA_BOUNCE_NR_CLASSES; i++)
 		KUNIT_EXPECT_EQ(test, st->reserve[i], 0);
 	/* The shrinker leaves the reserve alone */
-	iommu_dma_bounce_shrink(t->pool, ULONG_MAX);
-	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], TEST_RESERVE);
+	iob_shrink(t->pool, ULONG_MAX);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
 
 	t->fake.fail_iova = true;
 	KUNIT_EXPECT_EQ(test, test_map(test, buf, 100, DMA_TO_DEVICE, 0),
 			DMA_MAPPING_ERROR);
-	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], TEST_RESERVE);
-	for (i = 0; i < TEST_RESERVE; i++) {
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
+	for (i = 0; i < IOB_RESERVE; i++) {
 		dma[i] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
 				  IOMMU_DMA_BOUNCE_FORCE);
 		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
@@ -1426,7 +1357,7 @@ static void iob_forced_mapping_uses_reserve_then_fails(struct kunit *test)
 	st = test_stats(test);
 	KUNIT_EXPECT_EQ(test, st->failed, 1);
 	KUNIT_EXPECT_EQ(test, st->reserve[0], 0);
-	for (i = 0; i < TEST_RESERVE; i++)
+	for (i = 0; i < IOB_RESERVE; i++)
 		if (dma[i] != DMA_MAPPING_ERROR)
 			test_unmap(test, dma[i], 100, DMA_TO_DEVICE, 0);
 	/* The worker refills the reserve once it can grow again */
@@ -1434,8 +1365,8 @@ static void iob_forced_mapping_uses_reserve_then_fails(struct kunit *test)
 	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
 			  IOMMU_DMA_BOUNCE_FORCE);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
-	iommu_dma_bounce_flush_work(t->pool);
-	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], TEST_RESERVE);
+	flush_work(&t->pool->work);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
 	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
 }
 
@@ -1477,20 +1408,20 @@ static void iob_auto_follows_the_iommu(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
 
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, PAGE_SIZE,
-				    TEST_MAX_BYTES);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, PAGE_SIZE,
+		       TEST_MAX_BYTES);
 	KUNIT_EXPECT_FALSE(test, test_wanted(test, PAGE_SIZE, 0));
 
 	test_repool(test, IOMMU_DMA_BOUNCE_POOL_COSTLY);
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, PAGE_SIZE,
-				    TEST_MAX_BYTES);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_AUTO, PAGE_SIZE,
+		       TEST_MAX_BYTES);
 	KUNIT_EXPECT_TRUE(test, test_wanted(test, PAGE_SIZE, 0));
 	KUNIT_EXPECT_FALSE(test, test_wanted(test, PAGE_SIZE + 1, 0));
 	/* The documented opt-out of the speed path */
 	KUNIT_EXPECT_FALSE(test, test_wanted(test, PAGE_SIZE,
 					     DMA_ATTR_SKIP_CPU_SYNC));
-	iommu_dma_bounce_set_policy(t->pool, IOMMU_DMA_BOUNCE_OFF, PAGE_SIZE,
-				    TEST_MAX_BYTES);
+	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_OFF, PAGE_SIZE,
+		       TEST_MAX_BYTES);
 	KUNIT_EXPECT_FALSE(test, test_wanted(test, PAGE_SIZE, 0));
 }
 
@@ -1520,7 +1451,6 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_dma_mask_respected),
 	KUNIT_CASE(iob_dma_mask_narrowed_later),
 	KUNIT_CASE(iob_dma_mask_finds_slot_below_top),
-	KUNIT_CASE(iob_sync_single_in_coalesced_sg),
 	KUNIT_CASE(iob_forced_mapping_uses_reserve_then_fails),
 	KUNIT_CASE(iob_noncoherent_slots_maintained),
 	KUNIT_CASE(iob_auto_follows_the_iommu),
@@ -1529,10 +1459,7 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_shrink_frees_oldest_up_to_nr),
 	KUNIT_CASE(iob_shrink_skips_in_use),
 	KUNIT_CASE(iob_unmap_failure_leaks_the_slot),
-	KUNIT_CASE(iob_sg_coalesced_into_one_segment),
-	KUNIT_CASE(iob_sg_sync_for_cpu),
-	KUNIT_CASE(iob_sg_respects_max_seg_size),
-	KUNIT_CASE(iob_sg_respects_segment_boundary),
+	KUNIT_CASE(iob_sg_bounced_all_or_nothing),
 	KUNIT_CASE(iob_untrusted_sees_only_its_bytes),
 	KUNIT_CASE(iob_untrusted_domain_clears_every_mapping),
 	KUNIT_CASE(iob_foreign_address_not_ours),
@@ -1550,6 +1477,3 @@ static struct kunit_suite iob_test_suite = {
 };
 
 kunit_test_suite(iob_test_suite);
-
-MODULE_DESCRIPTION("KUnit tests for IOMMU DMA bounce pools");
-MODULE_LICENSE("GPL");

@@ -47,6 +47,7 @@
 #include <linux/highmem.h>
 #include <linux/init.h>
 #include <linux/interrupt.h>
+#include <linux/iova.h>
 #include <linux/jiffies.h>
 #include <linux/kstrtox.h>
 #include <linux/list.h>
@@ -65,7 +66,6 @@
 #include <linux/sysfs.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
-#include <kunit/visibility.h>
 
 #include "dma-bounce.h"
 
@@ -101,13 +101,13 @@
  * @va: the slot's memory, granule-aligned and physically contiguous
  * @iova: where the slot is mapped, for the life of the slot
  * @last_used: jiffies when the slot last became idle
- * @orig: the caller's buffer, while a single mapping is in the slot
- * @sgl: the caller's list, while a coalesced scatterlist is in the slot
- * @nents: entries of @sgl
+ * @orig: the caller's buffer, while the slot is mapped
  * @len: bytes mapped
  * @off: offset of the data in the slot (the caller's IOVA granule offset)
  * @class: size class
  * @flags: IOB_SLOT_*
+ * @coherent: mapped IOMMU_CACHE for a coherent device; if false, the CPU
+ *	does cache maintenance on everything it writes to the slot
  */
 struct iob_slot {
 	struct list_head	node;
@@ -115,12 +115,21 @@ struct iob_slot {
 	dma_addr_t		iova;
 	unsigned long		last_used;
 	phys_addr_t		orig;
-	struct scatterlist	*sgl;
-	int			nents;
 	size_t			len;
 	unsigned int		off;
 	u8			class;
 	u8			flags;
+	bool			coherent;
+};
+
+/*
+ * What a mapping needs of a slot: inside the device's DMA limit, and mapped
+ * for the device's coherency. Coherency is taken per mapping: on OF and ACPI
+ * systems dma-iommu sets a domain up before the device's coherency is known.
+ */
+struct iob_need {
+	u64			limit;
+	bool			coherent;
 };
 
 /* Slot flags: clear the data at unmap; holds data outside the mapped bytes */
@@ -169,7 +178,6 @@ static const char * const iob_fallback_names[IOMMU_DMA_BOUNCE_NR_FALLBACKS] = {
 	[IOMMU_DMA_BOUNCE_FB_IOVA]		= "iova",
 	[IOMMU_DMA_BOUNCE_FB_MAP]		= "map",
 	[IOMMU_DMA_BOUNCE_FB_ATTRS]		= "attrs",
-	[IOMMU_DMA_BOUNCE_FB_SG]		= "sg",
 	[IOMMU_DMA_BOUNCE_FB_SKIP_SYNC]		= "skip_sync",
 };
 
@@ -181,20 +189,23 @@ enum iob_release_reason {
 
 /**
  * struct iommu_dma_bounce_pool - the bounce slots of one IOMMU DMA domain
- * @ops: how to reach the domain
- * @ctx: argument for @ops
+ * @ops: how to reach the domain: iob_domain_ops, or KUnit's fake
+ * @ctx: argument for @ops: the pool itself for iob_domain_ops
+ * @domain: the IOMMU domain, for iob_domain_ops
+ * @iovad: the domain's IOVA allocator, for iob_domain_ops
  * @granule: IOVA granule of the domain: the smallest slot
  * @shift: log2 of @granule: the lookup array's index is IOVA >> @shift
  * @nid: NUMA node for slot memory
  * @flags: IOMMU_DMA_BOUNCE_POOL_*
- * @coherent: false once a non-coherent device uses the domain: slots then
- *	get CPU cache maintenance whenever the CPU writes them
  * @untrusted: true once an untrusted device uses the domain
  * @reserve: the classes that keep a reserve: those of the mappings that
  *	had to bounce, a bitmap
+ * @reserve_coherent: the coherency of the last mapping that had to bounce,
+ *	which the reserve's slots are made for
  *
- * @mode, @threshold and @max_bytes are written with WRITE_ONCE() under the
- * IOMMU group's mutex (sysfs) and read locklessly on the fast path.
+ * @mode and @threshold are written with WRITE_ONCE() under the IOMMU
+ * group's mutex (sysfs), @max_bytes only at creation (and by KUnit); all
+ * three are read locklessly on the fast path.
  * @mode: an enum iommu_dma_bounce_mode
  * @threshold: largest mapping bounced for speed, in bytes
  * @max_bytes: cap on the memory held by slots
@@ -210,7 +221,6 @@ enum iob_release_reason {
  *	(XA_FLAGS_LOCK_IRQ, always taken with xa_lock_irqsave()).
  * @bytes: memory held by all slots
  * @nr: slots per class
- * @hiwater: most slots per class seen at once
  * @fallbacks: mappings left to the normal path, by enum
  *	iommu_dma_bounce_fallback
  * @failed: mappings that had to bounce and could not
@@ -226,13 +236,15 @@ enum iob_release_reason {
 struct iommu_dma_bounce_pool {
 	const struct iommu_dma_bounce_ops *ops;
 	void			*ctx;
+	struct iommu_domain	*domain;
+	struct iova_domain	*iovad;
 	unsigned long		granule;
 	unsigned int		shift;
 	int			nid;
 	unsigned int		flags;
-	bool			coherent;
 	bool			untrusted;
 	unsigned long		reserve;
+	bool			reserve_coherent;
 
 	int			mode;
 	size_t			threshold;
@@ -246,7 +258,6 @@ struct iommu_dma_bounce_pool {
 
 	atomic_long_t		bytes;
 	atomic_long_t		nr[IOB_NR_CLASSES];
-	atomic_long_t		hiwater[IOB_NR_CLASSES];
 	atomic_long_t		fallbacks[IOMMU_DMA_BOUNCE_NR_FALLBACKS];
 	atomic_long_t		failed;
 	atomic_long_t		freed_aging;
@@ -337,6 +348,11 @@ static inline size_t iob_class_size(struct iommu_dma_bounce_pool *pool,
 	return pool->granule << class;
 }
 
+static inline size_t iob_max_slot(struct iommu_dma_bounce_pool *pool)
+{
+	return iob_class_size(pool, IOB_NR_CLASSES - 1);
+}
+
 /**
  * iommu_dma_bounce_max_size - the largest mapping a pool can bounce
  * @pool: the pool, may be NULL
@@ -351,22 +367,15 @@ size_t iommu_dma_bounce_max_size(struct iommu_dma_bounce_pool *pool)
 {
 	if (!pool)
 		return SIZE_MAX;
-	return iob_class_size(pool, IOB_NR_CLASSES - 1) - (pool->granule - 1);
+	return iob_max_slot(pool) - (pool->granule - 1);
 }
 
-/**
- * iommu_dma_bounce_class - size class for a mapping
- * @granule: IOVA granule of the domain
- * @phys: start of the caller's buffer
- * @size: length of the mapping
- *
- * The data keeps its offset within the IOVA granule (drivers rely on it
- * through dma_get_min_align_mask()), so the slot must hold offset + size.
- *
- * Return: the smallest class that fits, or -1 if none does.
+/*
+ * The smallest size class that holds the mapping, or -1. The data keeps its
+ * offset within the IOVA granule (drivers rely on it through
+ * dma_get_min_align_mask()), so the slot must hold offset + size.
  */
-VISIBLE_IF_KUNIT int iommu_dma_bounce_class(unsigned long granule,
-					    phys_addr_t phys, size_t size)
+static int iob_class(unsigned long granule, phys_addr_t phys, size_t size)
 {
 	size_t need = (phys & (granule - 1)) + size;
 
@@ -374,7 +383,6 @@ VISIBLE_IF_KUNIT int iommu_dma_bounce_class(unsigned long granule,
 		return -1;
 	return order_base_2(DIV_ROUND_UP(need, granule));
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_class);
 
 static void iob_fallback(struct iommu_dma_bounce_pool *pool,
 			 struct device *dev, size_t size,
@@ -421,35 +429,16 @@ static void iob_copy(void *slot_va, phys_addr_t phys, size_t len, bool to_slot)
 	}
 }
 
-/*
- * Copy bytes [@start, @start + @len) of a mapping between its slot and the
- * caller's buffer, or the caller's scatterlist for a coalesced one.
- */
+/* Copy bytes [@start, @start + @len) of a mapping to or from its slot. */
 static void iob_copy_range(struct iob_slot *slot, size_t start, size_t len,
 			   bool to_slot)
 {
-	void *va = slot->va + slot->off;
-	struct scatterlist *s;
-	size_t pos = 0, a, b;
-	int i;
-
-	if (!slot->sgl) {
-		iob_copy(va + start, slot->orig + start, len, to_slot);
-		return;
-	}
-	for_each_sg(slot->sgl, s, slot->nents, i) {
-		a = max(pos, start);
-		b = min(pos + s->length, start + len);
-		if (a < b)
-			iob_copy(va + a, sg_phys(s) + a - pos, b - a, to_slot);
-		pos += s->length;
-		if (pos >= start + len)
-			break;
-	}
+	iob_copy(slot->va + slot->off + start, slot->orig + start, len,
+		 to_slot);
 }
 
 /*
- * CPU cache maintenance for a non-coherent domain: what the CPU wrote to
+ * CPU cache maintenance for a non-coherent slot: what the CPU wrote to
  * [@start, @start + @len) of the slot must reach memory before the device
  * may read it, and what the device wrote must not be hidden by stale lines.
  * This covers the padding and the zeroing too, not only the data: an idle
@@ -461,24 +450,13 @@ static void iob_maint(struct iommu_dma_bounce_pool *pool, struct iob_slot *slot,
 {
 	phys_addr_t phys = virt_to_phys(slot->va) + start;
 
-	if (READ_ONCE(pool->coherent) || !len)
+	if (slot->coherent || !len)
 		return;
 	if (for_cpu)
 		arch_sync_dma_for_cpu(phys, len, dir);
 	else
 		arch_sync_dma_for_device(phys, len, dir);
 	this_cpu_inc(pool->pcpu->cache_maint);
-}
-
-static void iob_update_hiwater(struct iommu_dma_bounce_pool *pool,
-			       unsigned int class, long nr)
-{
-	long hw = atomic_long_read(&pool->hiwater[class]);
-
-	do {
-		if (nr <= hw)
-			return;
-	} while (!atomic_long_try_cmpxchg(&pool->hiwater[class], &hw, nr));
 }
 
 /* Erase the first @nr granules of @slot from the lookup array. */
@@ -503,6 +481,8 @@ static int iob_store(struct iommu_dma_bounce_pool *pool,
 	unsigned long first = slot->iova >> pool->shift, i, flags;
 	int err = 0;
 
+	/* Never sleep under the irq-safe lock: the nodes are small */
+	gfp &= ~__GFP_DIRECT_RECLAIM;
 	xa_lock_irqsave(&pool->slots, flags);
 	for (i = 0; i < (1UL << slot->class) && !err; i++)
 		err = xa_err(__xa_store(&pool->slots, first + i, slot, gfp));
@@ -605,18 +585,17 @@ static unsigned long iob_release(struct iommu_dma_bounce_pool *pool,
 }
 
 /*
- * Create a slot for @class inside @dma_limit, for @dev (NULL: any device of
+ * Create a slot for @class that fits @need, for @dev (NULL: any device of
  * the domain). With IOB_GFP_ATOMIC from any context, with GFP_KERNEL from
  * the worker. No pool lock is held: allocation and mapping happen unlocked.
  */
 static struct iob_slot *iob_grow(struct iommu_dma_bounce_pool *pool,
 				 struct device *dev, unsigned int class,
-				 u64 dma_limit, gfp_t gfp)
+				 const struct iob_need *need, gfp_t gfp)
 {
 	size_t size = iob_class_size(pool, class);
 	struct iob_slot *slot;
 	long nr;
-	int prot;
 
 	if (atomic_long_add_return(size, &pool->bytes) >
 	    READ_ONCE(pool->max_bytes)) {
@@ -629,25 +608,26 @@ static struct iob_slot *iob_grow(struct iommu_dma_bounce_pool *pool,
 		goto nomem;
 	/* Zeroed: a new slot must not show the device old kernel memory */
 	slot->va = iob_alloc_mem(pool, class, gfp);
-	if (!slot->va)
-		goto free_slot;
+	if (!slot->va) {
+		kfree(slot);
+		goto nomem;
+	}
 	slot->class = class;
+	slot->coherent = need->coherent;
 	/* The zeroes must be in memory, not only in the CPU's cache */
 	iob_maint(pool, slot, 0, size, DMA_TO_DEVICE, false);
 
-	slot->iova = pool->ops->alloc_iova(pool->ctx, dev, size, dma_limit);
+	slot->iova = pool->ops->alloc_iova(pool->ctx, dev, size, need->limit);
 	if (!slot->iova) {
 		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_IOVA);
-		goto free_mem;
+		goto free_slot;
 	}
-
-	prot = IOMMU_READ | IOMMU_WRITE |
-	       (READ_ONCE(pool->coherent) ? IOMMU_CACHE : 0);
-	if (pool->ops->map(pool->ctx, slot->iova, virt_to_phys(slot->va),
-			   size, prot, gfp)) {
+	if (pool->ops->map(pool->ctx, slot->iova, virt_to_phys(slot->va), size,
+			   IOMMU_READ | IOMMU_WRITE |
+			   (need->coherent ? IOMMU_CACHE : 0), gfp)) {
 		pool->ops->free_iova(pool->ctx, slot->iova, size);
 		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_MAP);
-		goto free_mem;
+		goto free_slot;
 	}
 
 	if (iob_store(pool, slot, gfp)) {
@@ -662,15 +642,14 @@ static struct iob_slot *iob_grow(struct iommu_dma_bounce_pool *pool,
 	}
 
 	nr = atomic_long_inc_return(&pool->nr[class]);
-	iob_update_hiwater(pool, class, nr);
 	trace_iommu_bounce_grow(pool->name, size, slot->iova, nr);
 	queue_delayed_work(system_unbound_wq, &pool->age_work, IOB_AGE_PERIOD);
 	return slot;
 
-free_mem:
-	iob_free_mem(pool, slot->va, class);
 free_slot:
+	iob_free_mem(pool, slot->va, class);
 	kfree(slot);
+	goto undo_bytes;
 nomem:
 	iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_NOMEM);
 undo_bytes:
@@ -679,18 +658,20 @@ undo_bytes:
 }
 
 static bool iob_fits(struct iommu_dma_bounce_pool *pool, struct iob_slot *slot,
-		     u64 dma_limit)
+		     const struct iob_need *need)
 {
-	return slot->iova + iob_class_size(pool, slot->class) - 1 <= dma_limit;
+	return slot->iova + iob_class_size(pool, slot->class) - 1 <=
+	       need->limit && slot->coherent == need->coherent;
 }
 
 /*
- * Move depot slots that fit @dma_limit to a CPU stack, up to half of it. Only
+ * Move depot slots that fit @need to a CPU stack, up to half of it. Only
  * the first IOB_DEPOT_SCAN are looked at: slots of a wider mask that pile up
  * in front cost a narrow-mask device a new slot, never a long walk.
  */
 static void iob_refill(struct iommu_dma_bounce_pool *pool, unsigned int class,
-		       struct iob_cpu_cache *cc, u64 dma_limit)
+		       struct iob_cpu_cache *cc,
+				const struct iob_need *need)
 {
 	struct iob_depot *depot = &pool->depot[class];
 	struct iob_slot *slot, *tmp;
@@ -700,7 +681,7 @@ static void iob_refill(struct iommu_dma_bounce_pool *pool, unsigned int class,
 	list_for_each_entry_safe(slot, tmp, &depot->free, node) {
 		if (cc->count >= IOB_MAG_BATCH || ++seen > IOB_DEPOT_SCAN)
 			break;
-		if (!iob_fits(pool, slot, dma_limit))
+		if (!iob_fits(pool, slot, need))
 			continue;
 		list_del(&slot->node);
 		depot->count--;
@@ -726,16 +707,17 @@ static void iob_spill(struct iommu_dma_bounce_pool *pool, unsigned int class,
 	memmove(cc->slots, cc->slots + nr, cc->count * sizeof(cc->slots[0]));
 }
 
-/* The newest slot of a CPU stack that fits @dma_limit, taken off it. */
+/* The newest slot of a CPU stack that fits @need, taken off it. */
 static struct iob_slot *iob_pop(struct iommu_dma_bounce_pool *pool,
-				struct iob_cpu_cache *cc, u64 dma_limit)
+				struct iob_cpu_cache *cc,
+				const struct iob_need *need)
 {
 	struct iob_slot *slot;
 	unsigned int i;
 
 	for (i = cc->count; i-- > 0;) {
 		slot = cc->slots[i];
-		if (!iob_fits(pool, slot, dma_limit))
+		if (!iob_fits(pool, slot, need))
 			continue;
 		cc->count--;
 		memmove(cc->slots + i, cc->slots + i + 1,
@@ -748,7 +730,8 @@ static struct iob_slot *iob_pop(struct iommu_dma_bounce_pool *pool,
 
 /* An idle slot from this CPU's stack (refilled from the depot), or NULL. */
 static struct iob_slot *iob_take(struct iommu_dma_bounce_pool *pool,
-				 unsigned int class, u64 dma_limit)
+				 unsigned int class,
+				 const struct iob_need *need)
 {
 	struct iob_cpu_cache *cc;
 	struct iob_slot *slot;
@@ -756,10 +739,10 @@ static struct iob_slot *iob_take(struct iommu_dma_bounce_pool *pool,
 
 	cc = &raw_cpu_ptr(pool->pcpu)->cache[class];
 	spin_lock_irqsave(&cc->lock, flags);
-	slot = iob_pop(pool, cc, dma_limit);
+	slot = iob_pop(pool, cc, need);
 	if (!slot && cc->count < IOB_MAG_BATCH) {
-		iob_refill(pool, class, cc, dma_limit);
-		slot = iob_pop(pool, cc, dma_limit);
+		iob_refill(pool, class, cc, need);
+		slot = iob_pop(pool, cc, need);
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
 	return slot;
@@ -799,9 +782,10 @@ static bool iob_steal(struct iommu_dma_bounce_pool *pool, unsigned int class)
 	return moved;
 }
 
-/* A reserve slot that fits @dma_limit, for a mapping that must bounce. */
+/* A reserve slot that fits @need, for a mapping that must bounce. */
 static struct iob_slot *iob_take_reserve(struct iommu_dma_bounce_pool *pool,
-					 unsigned int class, u64 dma_limit)
+					 unsigned int class,
+					 const struct iob_need *need)
 {
 	struct iob_depot *depot = &pool->depot[class];
 	struct iob_slot *slot, *found = NULL;
@@ -809,7 +793,7 @@ static struct iob_slot *iob_take_reserve(struct iommu_dma_bounce_pool *pool,
 
 	spin_lock_irqsave(&depot->lock, flags);
 	list_for_each_entry(slot, &depot->reserve, node) {
-		if (iob_fits(pool, slot, dma_limit)) {
+		if (iob_fits(pool, slot, need)) {
 			list_del(&slot->node);
 			depot->reserved--;
 			found = slot;
@@ -822,18 +806,20 @@ static struct iob_slot *iob_take_reserve(struct iommu_dma_bounce_pool *pool,
 
 static struct iob_slot *iob_get(struct iommu_dma_bounce_pool *pool,
 				struct device *dev, unsigned int class,
-				u64 dma_limit, bool force)
+				const struct iob_need *need, bool force)
 {
-	struct iob_slot *slot = iob_take(pool, class, dma_limit);
+	struct iob_slot *slot = iob_take(pool, class, need);
 
 	if (!slot && iob_steal(pool, class))
-		slot = iob_take(pool, class, dma_limit);
+		slot = iob_take(pool, class, need);
 	if (!slot)
-		slot = iob_grow(pool, dev, class, dma_limit, IOB_GFP_ATOMIC);
+		slot = iob_grow(pool, dev, class, need, IOB_GFP_ATOMIC);
 	if (!force)
 		return slot;
 	if (!slot)
-		slot = iob_take_reserve(pool, class, dma_limit);
+		slot = iob_take_reserve(pool, class, need);
+	if (READ_ONCE(pool->reserve_coherent) != need->coherent)
+		WRITE_ONCE(pool->reserve_coherent, need->coherent);
 	/*
 	 * From the first mapping of a class that must bounce on, keep the
 	 * class's reserve full. At the cap this queues the worker often, to
@@ -878,14 +864,22 @@ static struct iob_slot *iob_lookup(struct iommu_dma_bounce_pool *pool,
 	return xa_load(&pool->slots, dma >> pool->shift);
 }
 
-static u64 iob_dma_limit(struct device *dev)
+static void iob_need_of(struct iommu_dma_bounce_pool *pool,
+			struct device *dev, struct iob_need *need)
 {
-	return min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
+	need->limit = min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
+	/* A pool made non-coherent (by KUnit) treats every device so */
+	need->coherent = dev_is_dma_coherent(dev) &&
+			 !(pool->flags & IOMMU_DMA_BOUNCE_POOL_NONCOHERENT);
 }
 
 /* Keep IOB_RESERVE slots per class for mappings that must bounce. */
 static void iob_fill_reserve(struct iommu_dma_bounce_pool *pool)
 {
+	struct iob_need need = {
+		.limit = IOB_RESERVE_LIMIT,
+		.coherent = READ_ONCE(pool->reserve_coherent),
+	};
 	unsigned int class;
 	unsigned long flags;
 
@@ -894,8 +888,7 @@ static void iob_fill_reserve(struct iommu_dma_bounce_pool *pool)
 		struct iob_slot *slot;
 
 		while (READ_ONCE(depot->reserved) < IOB_RESERVE) {
-			slot = iob_grow(pool, NULL, class, IOB_RESERVE_LIMIT,
-					GFP_KERNEL);
+			slot = iob_grow(pool, NULL, class, &need, GFP_KERNEL);
 			if (!slot)
 				return;
 			spin_lock_irqsave(&depot->lock, flags);
@@ -949,7 +942,6 @@ bool iommu_dma_bounce_wanted(struct iommu_dma_bounce_pool *pool, size_t size,
 	}
 	return true;
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_wanted);
 
 /*
  * Take a slot for a mapping of @size bytes from @phys, or say why not.
@@ -962,9 +954,10 @@ static struct iob_slot *iob_start(struct iommu_dma_bounce_pool *pool,
 {
 	bool force = flags & IOMMU_DMA_BOUNCE_FORCE;
 	struct iob_slot *slot;
+	struct iob_need need;
 	int class;
 
-	class = iommu_dma_bounce_class(pool->granule, phys, size);
+	class = iob_class(pool->granule, phys, size);
 	if (class < 0) {
 		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_TOO_LARGE);
 		return NULL;
@@ -978,7 +971,13 @@ static struct iob_slot *iob_start(struct iommu_dma_bounce_pool *pool,
 		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_SKIP_SYNC);
 		return NULL;
 	}
-	slot = iob_get(pool, dev, class, iob_dma_limit(dev), force);
+	/* Peer memory is not the CPU's to copy for speed */
+	if (!force && is_pci_p2pdma_page(pfn_to_page(PHYS_PFN(phys)))) {
+		iob_fallback(pool, dev, size, IOMMU_DMA_BOUNCE_FB_ATTRS);
+		return NULL;
+	}
+	iob_need_of(pool, dev, &need);
+	slot = iob_get(pool, dev, class, &need, force);
 	if (slot)
 		slot->off = phys & (pool->granule - 1);
 	return slot;
@@ -1047,12 +1046,10 @@ dma_addr_t iommu_dma_bounce_map(struct iommu_dma_bounce_pool *pool,
 		return DMA_MAPPING_ERROR;
 	}
 	slot->orig = phys;
-	slot->sgl = NULL;
 	iob_fill(pool, dev, slot, size, dir, flags);
 	trace_iommu_bounce_map(dev, phys, slot->iova + slot->off, size);
 	return slot->iova + slot->off;
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_map);
 
 /* The end of a bounced mapping: copy back, clear, return the slot. */
 static void iob_finish(struct iommu_dma_bounce_pool *pool, struct device *dev,
@@ -1070,7 +1067,6 @@ static void iob_finish(struct iommu_dma_bounce_pool *pool, struct device *dev,
 			  false);
 	}
 	trace_iommu_bounce_unmap(dev, slot->iova + slot->off, slot->len);
-	slot->sgl = NULL;
 	/* @slot may be reused or freed as soon as it is back */
 	iob_put(pool, slot);
 }
@@ -1096,14 +1092,13 @@ bool iommu_dma_bounce_unmap(struct iommu_dma_bounce_pool *pool,
 		return false;
 	/* Anything else would be a driver bug: never unmap a slot. */
 	if (dev_WARN_ONCE(dev, dma != slot->iova + slot->off ||
-			  size != slot->len || slot->sgl,
+			  size != slot->len,
 			  "bad unmap of bounced DMA address %pad size %zu\n",
 			  &dma, size))
 		return true;
 	iob_finish(pool, dev, slot, dir, attrs);
 	return true;
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_unmap);
 
 /* Hand bytes [@start, @start + @size) of a mapping to the CPU or device. */
 static void iob_sync(struct iommu_dma_bounce_pool *pool, struct iob_slot *slot,
@@ -1133,9 +1128,6 @@ static void iob_sync(struct iommu_dma_bounce_pool *pool, struct iob_slot *slot,
  * @dir: DMA direction
  * @for_cpu: true to hand the range to the CPU, false to the device
  *
- * The range may lie in a single mapping or in a coalesced scatterlist
- * (dma_sync_single_*() on part of a list mapped as one segment).
- *
  * Return: false if @dma is not a bounce slot.
  */
 bool iommu_dma_bounce_sync(struct iommu_dma_bounce_pool *pool,
@@ -1156,38 +1148,33 @@ bool iommu_dma_bounce_sync(struct iommu_dma_bounce_pool *pool,
 	iob_sync(pool, slot, start, size, dir, for_cpu);
 	return true;
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_sync);
 
 /**
- * iommu_dma_bounce_map_sg - map a scatterlist as one bounced segment
+ * iommu_dma_bounce_map_sg - bounce a scatterlist for speed, all or nothing
  * @pool: the domain's pool, may be NULL
  * @dev: device doing DMA
  * @sgl: the list
  * @nents: its number of entries
  * @dir: DMA direction
  * @attrs: DMA_ATTR_* of the mapping
- * @flags: IOMMU_DMA_BOUNCE_UNTRUSTED or 0
  *
- * When the pool's mode bounces the list's total length for speed and the
- * result fits in one DMA segment of @dev (max_seg_size and segment
- * boundary), copy all entries back to back into one slot and describe it as
- * a single segment. A list that must bounce is mapped entry by entry by
- * dma-iommu instead.
+ * When the list's total length is within the threshold, bounce each entry
+ * into a slot of its own, as a list that must bounce is (the device gets
+ * one segment per entry), and mark the list so that dma-iommu syncs and
+ * unmaps it entry by entry. If one entry cannot be bounced, none is: one
+ * IOMMU mapping of the whole list beats one per entry. A list with peer
+ * memory is never bounced for speed.
  *
- * Return: 1 if the list was bounced, 0 if the caller must map it.
+ * Return: @nents if the list was bounced, 0 if the caller must map it.
  */
 int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
 			    struct device *dev, struct scatterlist *sgl,
 			    int nents, enum dma_data_direction dir,
-			    unsigned long attrs, unsigned int flags)
+			    unsigned long attrs)
 {
-	unsigned long boundary = dma_get_seg_boundary(dev);
-	phys_addr_t phys = sg_phys(sgl);
 	struct scatterlist *s;
-	struct iob_slot *slot;
-	dma_addr_t start;
 	size_t total = 0;
-	int i;
+	int i, j;
 
 	/* Cheap first: in mode "off", or past the threshold, nothing to do */
 	if (!iommu_dma_bounce_wanted(pool, sgl->length, attrs))
@@ -1198,97 +1185,23 @@ int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
 		    is_pci_p2pdma_page(sg_page(s)))
 			return 0;
 	}
-	if (total > dma_get_max_seg_size(dev)) {
-		iob_fallback(pool, dev, total, IOMMU_DMA_BOUNCE_FB_SG);
-		return 0;
-	}
-	slot = iob_start(pool, dev, phys, total, attrs, 0);
-	if (!slot)
-		return 0;
-	start = slot->iova + slot->off;
-	/* The one segment must not cross the device's segment boundary */
-	if ((start & ~(dma_addr_t)boundary) !=
-	    ((start + total - 1) & ~(dma_addr_t)boundary)) {
-		iob_put(pool, slot);
-		iob_fallback(pool, dev, total, IOMMU_DMA_BOUNCE_FB_SG);
-		return 0;
-	}
-	slot->sgl = sgl;
-	slot->nents = nents;
-	iob_fill(pool, dev, slot, total, dir, flags);
-
 	for_each_sg(sgl, s, nents, i) {
-		sg_dma_address(s) = DMA_MAPPING_ERROR;
-		sg_dma_len(s) = 0;
+		sg_dma_address(s) = iommu_dma_bounce_map(pool, dev, sg_phys(s),
+							 s->length, dir, attrs,
+							 0);
+		if (sg_dma_address(s) == DMA_MAPPING_ERROR)
+			goto undo;
+		sg_dma_len(s) = s->length;
 	}
-	sg_dma_address(sgl) = start;
-	sg_dma_len(sgl) = total;
-	trace_iommu_bounce_map(dev, phys, start, total);
-	return 1;
+	sg_dma_mark_swiotlb(sgl);
+	return nents;
+
+undo:
+	for_each_sg(sgl, s, i, j)
+		iommu_dma_bounce_unmap(pool, dev, sg_dma_address(s), s->length,
+				       dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
+	return 0;
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_map_sg);
-
-/* Find the coalesced slot behind a mapped scatterlist. */
-static struct iob_slot *iob_lookup_sg(struct iommu_dma_bounce_pool *pool,
-				      struct scatterlist *sgl)
-{
-	struct iob_slot *slot;
-
-	if (!pool || sg_dma_is_bus_address(sgl) || !sg_dma_len(sgl))
-		return NULL;
-	slot = iob_lookup(pool, sg_dma_address(sgl));
-	return slot && slot->sgl == sgl ? slot : NULL;
-}
-
-/**
- * iommu_dma_bounce_unmap_sg - end a scatterlist mapping if it was bounced
- * @pool: the domain's pool, may be NULL
- * @dev: device doing DMA
- * @sgl: the list given to iommu_dma_bounce_map_sg()
- * @nents: its number of entries, as given at map time
- * @dir: DMA direction
- * @attrs: DMA_ATTR_* of the mapping
- *
- * Return: false if the list was not bounced.
- */
-bool iommu_dma_bounce_unmap_sg(struct iommu_dma_bounce_pool *pool,
-			       struct device *dev, struct scatterlist *sgl,
-			       int nents, enum dma_data_direction dir,
-			       unsigned long attrs)
-{
-	struct iob_slot *slot = iob_lookup_sg(pool, sgl);
-
-	if (!slot)
-		return false;
-	iob_finish(pool, dev, slot, dir, attrs);
-	return true;
-}
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_unmap_sg);
-
-/**
- * iommu_dma_bounce_sync_sg - sync a bounced scatterlist
- * @pool: the domain's pool, may be NULL
- * @dev: device doing DMA
- * @sgl: the mapped list
- * @nents: its number of entries, as given at map time
- * @dir: DMA direction
- * @for_cpu: true to hand the list to the CPU, false to the device
- *
- * Return: false if the list was not bounced.
- */
-bool iommu_dma_bounce_sync_sg(struct iommu_dma_bounce_pool *pool,
-			      struct device *dev, struct scatterlist *sgl,
-			      int nents, enum dma_data_direction dir,
-			      bool for_cpu)
-{
-	struct iob_slot *slot = iob_lookup_sg(pool, sgl);
-
-	if (!slot)
-		return false;
-	iob_sync(pool, slot, 0, slot->len, dir, for_cpu);
-	return true;
-}
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_sync_sg);
 
 /* Move the idle slots of every CPU stack of @class to the depot. */
 static void iob_drain_cpus(struct iommu_dma_bounce_pool *pool,
@@ -1343,19 +1256,13 @@ static unsigned long iob_collect(struct iommu_dma_bounce_pool *pool,
 	return n;
 }
 
-/**
- * iommu_dma_bounce_age - free the slots that have been idle long enough
- * @pool: the pool
- * @now: the current time in jiffies (a parameter so tests can move it), not 0
- *
- * A CPU stack untouched for IOB_IDLE_TIME goes to the depot first; then every
- * depot slot idle for IOB_IDLE_TIME is released. The reserve is kept.
- * Process context.
- *
- * Return: the number of slots freed.
+/*
+ * Free the slots idle for IOB_IDLE_TIME at @now (a parameter so that tests
+ * can move it); a CPU stack untouched that long goes to the depot first.
+ * The reserve is kept. Process context. Return: the number freed.
  */
-VISIBLE_IF_KUNIT unsigned long
-iommu_dma_bounce_age(struct iommu_dma_bounce_pool *pool, unsigned long now)
+static unsigned long iob_age(struct iommu_dma_bounce_pool *pool,
+			     unsigned long now)
 {
 	LIST_HEAD(victims);
 	unsigned long n;
@@ -1365,19 +1272,13 @@ iommu_dma_bounce_age(struct iommu_dma_bounce_pool *pool, unsigned long now)
 	atomic_long_add(n, &pool->freed_aging);
 	return n;
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_age);
 
-/**
- * iommu_dma_bounce_shrink - free up to @nr idle slots, oldest first
- * @pool: the pool
- * @nr: how many to free at most
- *
- * The reserve is kept. Process context.
- *
- * Return: the number of slots freed.
+/*
+ * Free up to @nr idle slots, oldest first; the reserve is kept. Process
+ * context. Return: the number freed.
  */
-VISIBLE_IF_KUNIT unsigned long
-iommu_dma_bounce_shrink(struct iommu_dma_bounce_pool *pool, unsigned long nr)
+static unsigned long iob_shrink(struct iommu_dma_bounce_pool *pool,
+				unsigned long nr)
 {
 	LIST_HEAD(victims);
 	unsigned long n;
@@ -1387,7 +1288,6 @@ iommu_dma_bounce_shrink(struct iommu_dma_bounce_pool *pool, unsigned long nr)
 	atomic_long_add(n, &pool->freed_shrinker);
 	return n;
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_shrink);
 
 static void iob_age_work(struct work_struct *work)
 {
@@ -1397,7 +1297,7 @@ static void iob_age_work(struct work_struct *work)
 	unsigned long reserved = 0;
 	unsigned int class;
 
-	iommu_dma_bounce_age(pool, jiffies);
+	iob_age(pool, jiffies);
 	/* Until only the reserve, which aging keeps, is left */
 	for (class = 0; class < IOB_NR_CLASSES; class++)
 		reserved += READ_ONCE(pool->depot[class].reserved) *
@@ -1407,16 +1307,12 @@ static void iob_age_work(struct work_struct *work)
 				   IOB_AGE_PERIOD);
 }
 
-/**
- * iommu_dma_bounce_get_stats - snapshot of a pool's counters
- * @pool: the pool
- * @st: filled in
- *
- * Read without locks: a spill to the depot may be counted twice for a moment.
+/*
+ * A snapshot of a pool's counters, read without locks: a spill to the depot
+ * may be counted twice for a moment.
  */
-VISIBLE_IF_KUNIT void
-iommu_dma_bounce_get_stats(struct iommu_dma_bounce_pool *pool,
-			   struct iommu_dma_bounce_stats *st)
+static void iob_get_stats(struct iommu_dma_bounce_pool *pool,
+			  struct iommu_dma_bounce_stats *st)
 {
 	unsigned int class, i;
 	int cpu;
@@ -1447,7 +1343,6 @@ iommu_dma_bounce_get_stats(struct iommu_dma_bounce_pool *pool,
 	st->syncs = atomic_long_read(&pool->syncs);
 	st->leaked = atomic_long_read(&pool->leaked);
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_get_stats);
 
 /* Idle slots, reserve not included: the shrinker's count, read racily */
 static unsigned long iob_idle_slots(struct iommu_dma_bounce_pool *pool)
@@ -1490,7 +1385,7 @@ static unsigned long iob_shrink_scan(struct shrinker *shrink,
 	list_for_each_entry(pool, &iob_pools, node) {
 		if (n >= sc->nr_to_scan)
 			break;
-		n += iommu_dma_bounce_shrink(pool, sc->nr_to_scan - n);
+		n += iob_shrink(pool, sc->nr_to_scan - n);
 	}
 	mutex_unlock(&iob_pools_lock);
 	return n ? n : SHRINK_STOP;
@@ -1502,14 +1397,13 @@ static int iob_stats_show(struct seq_file *m, void *v)
 	struct iommu_dma_bounce_stats st;
 	unsigned int class, i;
 
-	iommu_dma_bounce_get_stats(pool, &st);
+	iob_get_stats(pool, &st);
 	seq_printf(m, "mode: %s\n", iob_mode_names[READ_ONCE(pool->mode)]);
 	seq_printf(m, "costly_flush: %d\n",
 		   !!(pool->flags & IOMMU_DMA_BOUNCE_POOL_COSTLY));
 	seq_printf(m, "threshold: %zu\n", READ_ONCE(pool->threshold));
 	seq_printf(m, "max_bytes: %zu\n", READ_ONCE(pool->max_bytes));
 	seq_printf(m, "granule: %lu\n", pool->granule);
-	seq_printf(m, "coherent: %d\n", READ_ONCE(pool->coherent));
 	seq_printf(m, "untrusted: %d\n", READ_ONCE(pool->untrusted));
 	seq_printf(m, "bytes: %lu\n", st.bytes);
 	seq_printf(m, "maps: %lu\n", st.maps);
@@ -1539,8 +1433,6 @@ static int iob_stats_show(struct seq_file *m, void *v)
 		 */
 		seq_printf(m, "idle_%zu: %lu\n", size, st.free[class]);
 		seq_printf(m, "reserve_%zu: %lu\n", size, st.reserve[class]);
-		seq_printf(m, "hiwater_%zu: %ld\n", size,
-			   atomic_long_read(&pool->hiwater[class]));
 	}
 	return 0;
 }
@@ -1568,73 +1460,84 @@ static void iob_debugfs_add(struct iommu_dma_bounce_pool *pool)
 			    &iob_stats_fops);
 }
 
-/**
- * iommu_dma_bounce_set_policy - set a pool's policy
- * @pool: the pool
- * @mode: an enum iommu_dma_bounce_mode
- * @threshold: largest mapping bounced for speed, clamped to the largest slot
- * @max_bytes: cap on the pool's memory
- */
-VISIBLE_IF_KUNIT void
-iommu_dma_bounce_set_policy(struct iommu_dma_bounce_pool *pool,
-			    enum iommu_dma_bounce_mode mode, size_t threshold,
-			    size_t max_bytes)
+/* Set a pool's policy; the threshold is clamped to the largest slot. */
+static void iob_set_policy(struct iommu_dma_bounce_pool *pool,
+			   enum iommu_dma_bounce_mode mode, size_t threshold,
+			   size_t max_bytes)
 {
 	WRITE_ONCE(pool->mode, mode);
-	WRITE_ONCE(pool->threshold, min(threshold,
-					iob_class_size(pool,
-						       IOB_NR_CLASSES - 1)));
+	WRITE_ONCE(pool->threshold, min(threshold, iob_max_slot(pool)));
 	WRITE_ONCE(pool->max_bytes, max_bytes);
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_set_policy);
 
-#if IS_ENABLED(CONFIG_KUNIT)
-/* Only for the KUnit suite */
-/**
- * iommu_dma_bounce_slot_vaddr - the CPU address behind a bounced DMA address
- * @pool: the pool
- * @dma: an address inside a slot
- *
- * Return: the kernel virtual address, or NULL if @dma is not in a slot.
+/*
+ * A real domain, set up by dma-iommu: IOVA space from its allocator, below
+ * 4 GiB first where dma-iommu would try that too, and its page tables.
  */
-void *iommu_dma_bounce_slot_vaddr(struct iommu_dma_bounce_pool *pool, dma_addr_t dma)
+static dma_addr_t iob_dom_alloc_iova(void *ctx, struct device *dev,
+				     size_t size, u64 limit)
 {
-	struct iob_slot *slot = iob_lookup(pool, dma);
+	struct iommu_dma_bounce_pool *pool = ctx;
+	struct iommu_domain *domain = pool->domain;
+	unsigned long n = size >> pool->shift, pfn = 0;
 
-	return slot ? slot->va + (dma - slot->iova) : NULL;
+	if (domain->geometry.force_aperture)
+		limit = min_t(u64, limit, domain->geometry.aperture_end);
+	if (dev && dev->iommu->pci_32bit_workaround &&
+	    limit > DMA_BIT_MASK(32))
+		pfn = alloc_iova_fast(pool->iovad, n,
+				      DMA_BIT_MASK(32) >> pool->shift, false);
+	/* Only the worker (no @dev) may flush every CPU's IOVA cache */
+	if (!pfn)
+		pfn = alloc_iova_fast(pool->iovad, n, limit >> pool->shift,
+				      !dev);
+	return (dma_addr_t)pfn << pool->shift;
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_slot_vaddr);
 
-/**
- * iommu_dma_bounce_flush_work - wait for the pool's worker to finish
- * @pool: the pool
- */
-void iommu_dma_bounce_flush_work(struct iommu_dma_bounce_pool *pool)
+static void iob_dom_free_iova(void *ctx, dma_addr_t iova, size_t size)
 {
-	flush_work(&pool->work);
-}
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_flush_work);
-#endif
+	struct iommu_dma_bounce_pool *pool = ctx;
 
-/**
- * iommu_dma_bounce_pool_create - create the bounce pool of a DMA domain
- * @ops: how the pool reaches the domain
- * @ctx: argument for @ops
- * @granule: the domain's IOVA granule, a power of two
- * @nid: NUMA node of the domain's device
- * @flags: IOMMU_DMA_BOUNCE_POOL_*
- * @name: name for debugfs and traces
- *
- * Takes no IOVA space and no slot memory: slots are made on first use.
- * Unless iommu.bounce= says otherwise, a pool bounces for speed ("auto")
- * only when @flags has IOMMU_DMA_BOUNCE_POOL_COSTLY.
- *
- * Return: the pool, or NULL.
+	free_iova_fast(pool->iovad, iova >> pool->shift, size >> pool->shift);
+}
+
+#define IOB_DOMAIN(ctx)	(((struct iommu_dma_bounce_pool *)(ctx))->domain)
+
+static int iob_dom_map(void *ctx, dma_addr_t iova, phys_addr_t phys,
+		       size_t size, int prot, gfp_t gfp)
+{
+	return iommu_map(IOB_DOMAIN(ctx), iova, phys, size, prot, gfp);
+}
+
+static size_t iob_dom_unmap(void *ctx, dma_addr_t iova, size_t size,
+			    struct iommu_iotlb_gather *gather)
+{
+	return iommu_unmap_fast(IOB_DOMAIN(ctx), iova, size, gather);
+}
+
+static void iob_dom_sync(void *ctx, struct iommu_iotlb_gather *gather)
+{
+	iommu_iotlb_sync(IOB_DOMAIN(ctx), gather);
+}
+
+static const struct iommu_dma_bounce_ops iob_domain_ops = {
+	.alloc_iova	= iob_dom_alloc_iova,
+	.free_iova	= iob_dom_free_iova,
+	.map		= iob_dom_map,
+	.unmap		= iob_dom_unmap,
+	.sync		= iob_dom_sync,
+};
+
+/*
+ * A pool on the domain that @ops and @ctx reach (a fake one for KUnit), of
+ * IOVA @granule, with IOMMU_DMA_BOUNCE_POOL_* @flags. It takes no IOVA space
+ * and no memory for slots until the first mapping. iob_pool_publish() then
+ * shows it to debugfs and the shrinker.
  */
-struct iommu_dma_bounce_pool *
-iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
-			     void *ctx, unsigned long granule, int nid,
-			     unsigned int flags, const char *name)
+static struct iommu_dma_bounce_pool *
+iob_pool_alloc(const struct iommu_dma_bounce_ops *ops, void *ctx,
+	       unsigned long granule, int nid, unsigned int flags,
+	       const char *name)
 {
 	struct iommu_dma_bounce_pool *pool;
 	unsigned int class;
@@ -1666,33 +1569,66 @@ iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
 	pool->shift = ilog2(granule);
 	pool->nid = nid;
 	pool->flags = flags;
-	pool->coherent = !(flags & IOMMU_DMA_BOUNCE_POOL_NONCOHERENT);
 	pool->untrusted = flags & IOMMU_DMA_BOUNCE_POOL_UNTRUSTED;
 	strscpy(pool->name, name, sizeof(pool->name));
-	iommu_dma_bounce_set_policy(pool, iob_default_mode,
-				    iob_default_threshold, iob_default_max_bytes);
-
-	iob_debugfs_add(pool);
-	mutex_lock(&iob_pools_lock);
-	list_add(&pool->node, &iob_pools);
-	mutex_unlock(&iob_pools_lock);
+	iob_set_policy(pool, iob_default_mode, iob_default_threshold,
+		       iob_default_max_bytes);
 	return pool;
 
 nomem:
 	pr_warn("%s: no memory for a bounce pool\n", name);
 	return NULL;
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_pool_create);
+
+static void iob_pool_publish(struct iommu_dma_bounce_pool *pool)
+{
+	iob_debugfs_add(pool);
+	mutex_lock(&iob_pools_lock);
+	list_add(&pool->node, &iob_pools);
+	mutex_unlock(&iob_pools_lock);
+}
+
+/**
+ * iommu_dma_bounce_pool_create - create the bounce pool of a DMA domain
+ * @domain: the domain
+ * @iovad: its IOVA allocator
+ * @dev: the first device to use the domain
+ *
+ * Unless iommu.bounce= says otherwise, the pool bounces for speed ("auto")
+ * only when the IOMMU driver says its invalidations are costly.
+ *
+ * Return: the pool, or NULL.
+ */
+struct iommu_dma_bounce_pool *
+iommu_dma_bounce_pool_create(struct iommu_domain *domain,
+			     struct iova_domain *iovad, struct device *dev)
+{
+	struct iommu_dma_bounce_pool *pool;
+	char name[16];
+
+	/* Named after the first group using the domain, for debugfs */
+	snprintf(name, sizeof(name), "group%d",
+		 dev->iommu_group ? iommu_group_id(dev->iommu_group) : -1);
+	pool = iob_pool_alloc(&iob_domain_ops, NULL, iovad->granule,
+			      dev_to_node(dev), dev->iommu->costly_flush ?
+			      IOMMU_DMA_BOUNCE_POOL_COSTLY : 0, name);
+	if (!pool)
+		return NULL;
+	pool->ctx = pool;
+	pool->domain = domain;
+	pool->iovad = iovad;
+	iob_pool_publish(pool);
+	return pool;
+}
 
 /**
  * iommu_dma_bounce_add_device - a device starts using the pool's domain
  * @pool: the pool, may be NULL
  * @dev: the device
  *
- * A non-coherent device makes the pool do CPU cache maintenance on its
- * slots; an untrusted one makes it clear everything around and after the
+ * An untrusted device makes the pool clear everything around and after the
  * data of every mapping in the domain, since the device can reach every
- * slot. Idle slots made under the old rules are freed then.
+ * slot; idle slots that may hold other devices' data are freed then.
  */
 void iommu_dma_bounce_add_device(struct iommu_dma_bounce_pool *pool,
 				 struct device *dev)
@@ -1701,14 +1637,9 @@ void iommu_dma_bounce_add_device(struct iommu_dma_bounce_pool *pool,
 
 	if (!pool)
 		return;
-	if (!dev_is_dma_coherent(dev) && READ_ONCE(pool->coherent)) {
-		/* Idle slots were mapped cacheable: make new ones */
-		WRITE_ONCE(pool->coherent, false);
-		iommu_dma_bounce_shrink(pool, ULONG_MAX);
-	}
 	if (untrusted && !READ_ONCE(pool->untrusted)) {
 		WRITE_ONCE(pool->untrusted, true);
-		iommu_dma_bounce_shrink(pool, ULONG_MAX);
+		iob_shrink(pool, ULONG_MAX);
 	}
 }
 
@@ -1736,7 +1667,7 @@ void iommu_dma_bounce_pool_destroy(struct iommu_dma_bounce_pool *pool)
 	cancel_delayed_work_sync(&pool->age_work);
 	debugfs_remove_recursive(pool->debugfs);
 
-	iommu_dma_bounce_get_stats(pool, &st);
+	iob_get_stats(pool, &st);
 	for (class = 0; class < IOB_NR_CLASSES; class++)
 		in_use += st.slots[class] - min(st.slots[class],
 						st.free[class] +
@@ -1756,46 +1687,23 @@ void iommu_dma_bounce_pool_destroy(struct iommu_dma_bounce_pool *pool)
 	free_percpu(pool->pcpu);
 	kfree(pool);
 }
-EXPORT_SYMBOL_IF_KUNIT(iommu_dma_bounce_pool_destroy);
 
 /**
- * iommu_dma_bounce_attr_show - show a group's bounce attribute
+ * iommu_dma_bounce_attr - show or set a group's bounce attribute
  * @domain: the group's default domain, may be NULL
  * @attr: which attribute
- * @buf: sysfs buffer
- *
- * Return: bytes written, or -EINVAL if the group has no DMA domain with a pool.
- */
-ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
-				   enum iommu_dma_bounce_attr attr, char *buf)
-{
-	struct iommu_dma_bounce_pool *pool;
-
-	pool = domain ? iommu_dma_domain_bounce_pool(domain) : NULL;
-	if (!pool)
-		return -EINVAL;
-	if (attr == IOMMU_DMA_BOUNCE_ATTR_MODE)
-		return sysfs_emit(buf, "%s\n",
-				  iob_mode_names[READ_ONCE(pool->mode)]);
-	return sysfs_emit(buf, "%zu\n", READ_ONCE(pool->threshold));
-}
-
-/**
- * iommu_dma_bounce_attr_store - set a group's bounce attribute
- * @domain: the group's default domain, may be NULL
- * @attr: which attribute
- * @buf: what was written
- * @count: its length
+ * @in: what was written, or NULL to show the value
+ * @out: sysfs buffer to show it in
  *
  * "bounce" takes "auto" or a boolean (0/1, on/off); "bounce_threshold" a
- * byte count from 0 to the largest slot size.
- * Anything else changes nothing.
+ * byte count from 0 to the largest slot size. Anything else changes nothing.
  *
- * Return: @count, or -EINVAL.
+ * Return: bytes shown, 0 when set, or -EINVAL (also when the group has no
+ * DMA domain with a pool).
  */
-ssize_t iommu_dma_bounce_attr_store(struct iommu_domain *domain,
-				    enum iommu_dma_bounce_attr attr,
-				    const char *buf, size_t count)
+ssize_t iommu_dma_bounce_attr(struct iommu_domain *domain,
+			      enum iommu_dma_bounce_attr attr, const char *in,
+			      char *out)
 {
 	struct iommu_dma_bounce_pool *pool;
 	unsigned long val;
@@ -1805,17 +1713,21 @@ ssize_t iommu_dma_bounce_attr_store(struct iommu_domain *domain,
 	if (!pool)
 		return -EINVAL;
 	if (attr == IOMMU_DMA_BOUNCE_ATTR_MODE) {
-		mode = iob_parse_mode(buf);
+		if (!in)
+			return sysfs_emit(out, "%s\n",
+					  iob_mode_names[READ_ONCE(pool->mode)]);
+		mode = iob_parse_mode(in);
 		if (mode < 0)
 			return mode;
 		WRITE_ONCE(pool->mode, mode);
-		return count;
+		return 0;
 	}
-	if (kstrtoul(buf, 0, &val) ||
-	    val > iob_class_size(pool, IOB_NR_CLASSES - 1))
+	if (!in)
+		return sysfs_emit(out, "%zu\n", READ_ONCE(pool->threshold));
+	if (kstrtoul(in, 0, &val) || val > iob_max_slot(pool))
 		return -EINVAL;
 	WRITE_ONCE(pool->threshold, val);
-	return count;
+	return 0;
 }
 
 static int __init iommu_dma_bounce_init(void)
@@ -1838,3 +1750,7 @@ static int __init iommu_dma_bounce_init(void)
 
 /* Before IOMMU drivers probe devices and create pools */
 arch_initcall(iommu_dma_bounce_init);
+
+#if IS_ENABLED(CONFIG_IOMMU_DMA_BOUNCE_KUNIT_TEST)
+#include "dma-bounce-test.c"
+#endif

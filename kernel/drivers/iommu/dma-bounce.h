@@ -14,6 +14,7 @@
 #include <linux/types.h>
 
 struct device;
+struct iova_domain;
 struct scatterlist;
 struct iommu_dma_bounce_pool;
 
@@ -42,7 +43,7 @@ struct iommu_dma_bounce_ops {
 /* Pool flags, from the domain */
 #define IOMMU_DMA_BOUNCE_POOL_COSTLY	BIT(0)	/* invalidations are costly */
 #define IOMMU_DMA_BOUNCE_POOL_UNTRUSTED	BIT(1)	/* an untrusted device uses it */
-#define IOMMU_DMA_BOUNCE_POOL_NONCOHERENT BIT(2) /* a non-coherent one does */
+#define IOMMU_DMA_BOUNCE_POOL_NONCOHERENT BIT(2) /* all devices are (KUnit) */
 
 /* Per-mapping flags passed by dma-iommu */
 #define IOMMU_DMA_BOUNCE_FORCE		BIT(0)	/* there is no other way */
@@ -56,9 +57,8 @@ enum iommu_dma_bounce_mode {
 };
 
 struct iommu_dma_bounce_pool *
-iommu_dma_bounce_pool_create(const struct iommu_dma_bounce_ops *ops,
-			     void *ctx, unsigned long granule, int nid,
-			     unsigned int flags, const char *name);
+iommu_dma_bounce_pool_create(struct iommu_domain *domain,
+			     struct iova_domain *iovad, struct device *dev);
 void iommu_dma_bounce_pool_destroy(struct iommu_dma_bounce_pool *pool);
 void iommu_dma_bounce_add_device(struct iommu_dma_bounce_pool *pool,
 				 struct device *dev);
@@ -79,15 +79,7 @@ bool iommu_dma_bounce_sync(struct iommu_dma_bounce_pool *pool,
 int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
 			    struct device *dev, struct scatterlist *sgl,
 			    int nents, enum dma_data_direction dir,
-			    unsigned long attrs, unsigned int flags);
-bool iommu_dma_bounce_unmap_sg(struct iommu_dma_bounce_pool *pool,
-			       struct device *dev, struct scatterlist *sgl,
-			       int nents, enum dma_data_direction dir,
-			       unsigned long attrs);
-bool iommu_dma_bounce_sync_sg(struct iommu_dma_bounce_pool *pool,
-			      struct device *dev, struct scatterlist *sgl,
-			      int nents, enum dma_data_direction dir,
-			      bool for_cpu);
+			    unsigned long attrs);
 
 /* sysfs attributes of an IOMMU group, called with the group mutex held */
 enum iommu_dma_bounce_attr {
@@ -95,11 +87,9 @@ enum iommu_dma_bounce_attr {
 	IOMMU_DMA_BOUNCE_ATTR_THRESHOLD,
 };
 
-ssize_t iommu_dma_bounce_attr_show(struct iommu_domain *domain,
-				   enum iommu_dma_bounce_attr attr, char *buf);
-ssize_t iommu_dma_bounce_attr_store(struct iommu_domain *domain,
-				    enum iommu_dma_bounce_attr attr,
-				    const char *buf, size_t count);
+ssize_t iommu_dma_bounce_attr(struct iommu_domain *domain,
+			      enum iommu_dma_bounce_attr attr, const char *in,
+			      char *out);
 
 /* Provided by dma-iommu.c: the pool of a DMA domain, or NULL */
 struct iommu_dma_bounce_pool *iommu_dma_domain_bounce_pool(struct iommu_domain *domain);
@@ -114,7 +104,6 @@ enum iommu_dma_bounce_fallback {
 	IOMMU_DMA_BOUNCE_FB_IOVA,	/* no IOVA space inside the DMA mask */
 	IOMMU_DMA_BOUNCE_FB_MAP,	/* the IOMMU refused to map a new slot */
 	IOMMU_DMA_BOUNCE_FB_ATTRS,	/* attributes the pool does not serve */
-	IOMMU_DMA_BOUNCE_FB_SG,		/* scatterlist cannot be one segment */
 	IOMMU_DMA_BOUNCE_FB_SKIP_SYNC,	/* long-lived: DMA_ATTR_SKIP_CPU_SYNC */
 	IOMMU_DMA_BOUNCE_NR_FALLBACKS,
 };
@@ -154,23 +143,4 @@ struct iommu_dma_bounce_stats {
 	unsigned long syncs;
 	unsigned long leaked;
 };
-
-#if IS_ENABLED(CONFIG_KUNIT)
-/* Internals that the KUnit suite drives directly */
-int iommu_dma_bounce_class(unsigned long granule, phys_addr_t phys,
-			   size_t size);
-void iommu_dma_bounce_get_stats(struct iommu_dma_bounce_pool *pool,
-				struct iommu_dma_bounce_stats *st);
-unsigned long iommu_dma_bounce_age(struct iommu_dma_bounce_pool *pool,
-				   unsigned long now);
-unsigned long iommu_dma_bounce_shrink(struct iommu_dma_bounce_pool *pool,
-				      unsigned long nr);
-void iommu_dma_bounce_set_policy(struct iommu_dma_bounce_pool *pool,
-				 enum iommu_dma_bounce_mode mode,
-				 size_t threshold, size_t max_bytes);
-void *iommu_dma_bounce_slot_vaddr(struct iommu_dma_bounce_pool *pool,
-				  dma_addr_t dma);
-void iommu_dma_bounce_flush_work(struct iommu_dma_bounce_pool *pool);
-#endif
-
 #endif /* __DMA_BOUNCE_H */
