@@ -18,7 +18,7 @@ _bounce_stats() {
 }
 
 # _bounce_sum GROUP KEY: the sum over all size classes of the group's
-# per-class counter KEY (slots, in_use, hiwater).
+# per-class counter KEY (slots, in_use, idle, reserve).
 _bounce_sum() {
 	awk -F': ' -v k="$2" '$1 ~ "^" k "_[0-9]+$" { s += $2 } END { print s + 0 }' \
 		"/sys/kernel/debug/iommu-bounce/group$1/stats"
