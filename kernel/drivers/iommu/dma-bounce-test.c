@@ -47,6 +47,7 @@ struct fake_domain {
 	struct xarray pages;	/* IOVA pfn -> xa_mk_value(phys pfn) */
 	unsigned long iova_allocs, iova_frees, maps, unmaps, syncs;
 	bool fail_iova, fail_map, fail_unmap;
+	int last_prot;		/* IOMMU_* of the last map */
 };
 
 struct iob_test {
@@ -107,6 +108,7 @@ static int fake_map(void *ctx, dma_addr_t iova, phys_addr_t phys, size_t size,
 		return err;
 	spin_lock_irqsave(&fake->lock, flags);
 	fake->maps++;
+	fake->last_prot = prot;
 	spin_unlock_irqrestore(&fake->lock, flags);
 	return 0;
 }
@@ -1392,6 +1394,35 @@ static void iob_noncoherent_slots_maintained(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, test_stats(test)->cache_maint, 5);
 }
 
+/*
+ * Coherency is read at mapping time: on OF and ACPI systems a domain is set
+ * up before its device's coherency is known. A slot made for a coherent
+ * mapping is not handed to a non-coherent one, which gets a slot mapped
+ * without IOMMU_CACHE, with cache maintenance.
+ */
+static void iob_coherency_taken_per_mapping(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t a, b;
+
+	a = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, a, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, t->fake.last_prot & IOMMU_CACHE, IOMMU_CACHE);
+	test_unmap(test, a, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->cache_maint, 0);
+
+	/* Now the device maps as a non-coherent one */
+	t->pool->flags |= IOMMU_DMA_BOUNCE_POOL_NONCOHERENT;
+	b = test_map(test, buf, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, b, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_NE(test, b, a);
+	KUNIT_EXPECT_EQ(test, t->fake.last_prot & IOMMU_CACHE, 0);
+	KUNIT_EXPECT_GT(test, test_stats(test)->cache_maint, 0);
+	test_unmap(test, b, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 2);
+}
+
 static unsigned long test_wanted(struct kunit *test, size_t size,
 				 unsigned long attrs)
 {
@@ -1453,6 +1484,7 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_dma_mask_finds_slot_below_top),
 	KUNIT_CASE(iob_forced_mapping_uses_reserve_then_fails),
 	KUNIT_CASE(iob_noncoherent_slots_maintained),
+	KUNIT_CASE(iob_coherency_taken_per_mapping),
 	KUNIT_CASE(iob_auto_follows_the_iommu),
 	KUNIT_CASE(iob_aging_frees_idle_in_one_batch),
 	KUNIT_CASE(iob_aging_skips_in_use),
