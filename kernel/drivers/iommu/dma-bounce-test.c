@@ -222,6 +222,12 @@ static int iob_test_init(struct kunit *test)
 	t->parms.max_segment_size = UINT_MAX;
 	t->parms.segment_boundary_mask = ULONG_MAX;
 	t->dev->dma_parms = &t->parms;
+#if defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU_ALL)
+	/* A coherent device, as on x86, whatever the arch's default */
+	t->dev->dma_coherent = true;
+#endif
 
 	test->priv = t;
 	test_repool(test, 0);
@@ -967,60 +973,33 @@ static struct scatterlist *test_sgl(struct kunit *test, u8 **bufs)
 }
 
 /*
- * A list within the threshold is bounced entry by entry, each in a slot of
- * its own, and marked so that dma-iommu syncs and unmaps it entry by entry.
- * Past the threshold, or with a mapping that opts out, it is not; and if one
- * entry cannot be bounced, none stays bounced.
+ * Only a one-entry list is bounced for speed, marked so that dma-iommu
+ * syncs and unmaps it entry by entry: dma-iommu may merge a longer list
+ * into fewer segments, which slots cannot give.
  */
-static void iob_sg_bounced_all_or_nothing(struct kunit *test)
+static void iob_sg_one_entry_only(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
-	struct scatterlist *sgl, *s;
-	dma_addr_t busy;
-	u8 *bufs[3];
-	int i;
+	struct scatterlist *sgl;
+	u8 *bufs[3], *va;
 
 	sgl = test_sgl(test, bufs);
 	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SG_TOTAL, TEST_MAX_BYTES);
-	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
-						      DMA_TO_DEVICE, 0), 3);
-	KUNIT_EXPECT_TRUE(test, sg_dma_is_swiotlb(sgl));
-	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 3);
-	for_each_sg(sgl, s, 3, i) {
-		u8 *va = fake_translate(&t->fake, sg_dma_address(s));
-
-		KUNIT_EXPECT_EQ(test, sg_dma_len(s), sg_lens[i]);
-		KUNIT_ASSERT_NOT_NULL(test, va);
-		KUNIT_EXPECT_TRUE(test, all_bytes(va, 0x40 + i, sg_lens[i]));
-		test_unmap(test, sg_dma_address(s), sg_lens[i], DMA_TO_DEVICE,
-			   0);
-	}
-
-	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SG_TOTAL - 1,
-		       TEST_MAX_BYTES);
 	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
 						      DMA_TO_DEVICE, 0), 0);
-	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SG_TOTAL, TEST_MAX_BYTES);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
+	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 1,
 						      DMA_TO_DEVICE,
 						      DMA_ATTR_SKIP_CPU_SYNC), 0);
-	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 3);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->maps, 0);
 
-	/*
-	 * Room for the 3 slots there are, one busy: the list's first two
-	 * entries take the idle ones, the third would need a fourth slot.
-	 */
-	iob_set_policy(t->pool, IOMMU_DMA_BOUNCE_ON, SG_TOTAL,
-		       3 * PAGE_SIZE);
-	busy = test_map(test, bufs[0], PAGE_SIZE, DMA_TO_DEVICE, 0);
-	KUNIT_ASSERT_NE(test, busy, DMA_MAPPING_ERROR);
-	KUNIT_EXPECT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 3,
-						      DMA_TO_DEVICE, 0), 0);
-	KUNIT_EXPECT_EQ(test, test_stats(test)->fallbacks[IOMMU_DMA_BOUNCE_FB_CAP],
-			1);
-	/* The two entries bounced before it are back in the pool */
-	KUNIT_EXPECT_EQ(test, test_stats(test)->free[0], 2);
-	test_unmap(test, busy, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_EQ(test, iommu_dma_bounce_map_sg(t->pool, t->dev, sgl, 1,
+						      DMA_TO_DEVICE, 0), 1);
+	KUNIT_EXPECT_TRUE(test, sg_dma_is_swiotlb(sgl));
+	KUNIT_EXPECT_EQ(test, sg_dma_len(sgl), sg_lens[0]);
+	va = fake_translate(&t->fake, sg_dma_address(sgl));
+	KUNIT_ASSERT_NOT_NULL(test, va);
+	KUNIT_EXPECT_TRUE(test, all_bytes(va, 0x40, sg_lens[0]));
+	test_unmap(test, sg_dma_address(sgl), sg_lens[0], DMA_TO_DEVICE, 0);
 }
 
 struct on_cpu_maps {
@@ -1423,6 +1402,53 @@ static void iob_coherency_taken_per_mapping(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 2);
 }
 
+/*
+ * The reserve is made for the coherency of the last mapping that had to
+ * bounce: when a device of the other coherency must bounce, the worker
+ * frees the reserve slots it cannot use and makes new ones.
+ */
+static void iob_reserve_follows_coherency(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t dma[IOB_RESERVE + 1];
+	int i;
+
+	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+			  IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
+	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
+	flush_work(&t->pool->work);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
+
+	/* A non-coherent mapping that must bounce, and nothing can grow */
+	t->pool->flags |= IOMMU_DMA_BOUNCE_POOL_NONCOHERENT;
+	t->fake.fail_iova = true;
+	KUNIT_EXPECT_EQ(test, test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+				       IOMMU_DMA_BOUNCE_FORCE),
+			DMA_MAPPING_ERROR);
+	flush_work(&t->pool->work);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], 0);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->slots[0], 1);
+
+	/* Growth works again: the worker makes a non-coherent reserve */
+	t->fake.fail_iova = false;
+	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+			  IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
+	flush_work(&t->pool->work);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
+	t->fake.fail_iova = true;
+	for (i = 1; i <= IOB_RESERVE; i++) {
+		dma[i] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+				  IOMMU_DMA_BOUNCE_FORCE);
+		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
+	}
+	for (i = 0; i <= IOB_RESERVE; i++)
+		if (dma[i] != DMA_MAPPING_ERROR)
+			test_unmap(test, dma[i], 100, DMA_TO_DEVICE, 0);
+}
+
 static unsigned long test_wanted(struct kunit *test, size_t size,
 				 unsigned long attrs)
 {
@@ -1485,13 +1511,14 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_forced_mapping_uses_reserve_then_fails),
 	KUNIT_CASE(iob_noncoherent_slots_maintained),
 	KUNIT_CASE(iob_coherency_taken_per_mapping),
+	KUNIT_CASE(iob_reserve_follows_coherency),
 	KUNIT_CASE(iob_auto_follows_the_iommu),
 	KUNIT_CASE(iob_aging_frees_idle_in_one_batch),
 	KUNIT_CASE(iob_aging_skips_in_use),
 	KUNIT_CASE(iob_shrink_frees_oldest_up_to_nr),
 	KUNIT_CASE(iob_shrink_skips_in_use),
 	KUNIT_CASE(iob_unmap_failure_leaks_the_slot),
-	KUNIT_CASE(iob_sg_bounced_all_or_nothing),
+	KUNIT_CASE(iob_sg_one_entry_only),
 	KUNIT_CASE(iob_untrusted_sees_only_its_bytes),
 	KUNIT_CASE(iob_untrusted_domain_clears_every_mapping),
 	KUNIT_CASE(iob_foreign_address_not_ours),

@@ -185,6 +185,7 @@ enum iob_release_reason {
 	IOB_REL_AGING,
 	IOB_REL_SHRINKER,
 	IOB_REL_TEARDOWN,
+	IOB_REL_RESERVE,
 };
 
 /**
@@ -818,8 +819,11 @@ static struct iob_slot *iob_get(struct iommu_dma_bounce_pool *pool,
 		return slot;
 	if (!slot)
 		slot = iob_take_reserve(pool, class, need);
-	if (READ_ONCE(pool->reserve_coherent) != need->coherent)
+	if (READ_ONCE(pool->reserve_coherent) != need->coherent) {
+		/* The worker remakes the reserve for this coherency */
 		WRITE_ONCE(pool->reserve_coherent, need->coherent);
+		queue_work(system_unbound_wq, &pool->work);
+	}
 	/*
 	 * From the first mapping of a class that must bounce on, keep the
 	 * class's reserve full. At the cap this queues the worker often, to
@@ -873,30 +877,44 @@ static void iob_need_of(struct iommu_dma_bounce_pool *pool,
 			 !(pool->flags & IOMMU_DMA_BOUNCE_POOL_NONCOHERENT);
 }
 
-/* Keep IOB_RESERVE slots per class for mappings that must bounce. */
+/*
+ * Keep IOB_RESERVE slots per class for mappings that must bounce, made for
+ * the coherency of the last of them; slots made for the other one go.
+ */
 static void iob_fill_reserve(struct iommu_dma_bounce_pool *pool)
 {
 	struct iob_need need = {
 		.limit = IOB_RESERVE_LIMIT,
 		.coherent = READ_ONCE(pool->reserve_coherent),
 	};
+	struct iob_slot *slot, *tmp;
 	unsigned int class;
 	unsigned long flags;
+	LIST_HEAD(stale);
 
 	for_each_set_bit(class, &pool->reserve, IOB_NR_CLASSES) {
 		struct iob_depot *depot = &pool->depot[class];
-		struct iob_slot *slot;
+
+		spin_lock_irqsave(&depot->lock, flags);
+		list_for_each_entry_safe(slot, tmp, &depot->reserve, node) {
+			if (slot->coherent == need.coherent)
+				continue;
+			list_move(&slot->node, &stale);
+			depot->reserved--;
+		}
+		spin_unlock_irqrestore(&depot->lock, flags);
 
 		while (READ_ONCE(depot->reserved) < IOB_RESERVE) {
 			slot = iob_grow(pool, NULL, class, &need, GFP_KERNEL);
 			if (!slot)
-				return;
+				break;
 			spin_lock_irqsave(&depot->lock, flags);
 			list_add(&slot->node, &depot->reserve);
 			depot->reserved++;
 			spin_unlock_irqrestore(&depot->lock, flags);
 		}
 	}
+	iob_release(pool, &stale, IOB_REL_RESERVE);
 }
 
 /* Process-context work of a pool */
@@ -1004,7 +1022,8 @@ static void iob_fill(struct iommu_dma_bounce_pool *pool, struct device *dev,
 		iob_maint(pool, slot, end, size - end, DMA_TO_DEVICE, false);
 	}
 	iob_copy_range(slot, 0, len, true);
-	iob_maint(pool, slot, slot->off, len, dir, false);
+	/* Cleaned, never invalidated: the copy-in is the tail of a short write */
+	iob_maint(pool, slot, slot->off, len, DMA_TO_DEVICE, false);
 	/* Syncs must now reach us even for a coherent device */
 	dma_reset_need_sync(dev);
 	iob_count_map(pool, len);
@@ -1150,7 +1169,7 @@ bool iommu_dma_bounce_sync(struct iommu_dma_bounce_pool *pool,
 }
 
 /**
- * iommu_dma_bounce_map_sg - bounce a scatterlist for speed, all or nothing
+ * iommu_dma_bounce_map_sg - bounce a one-entry scatterlist for speed
  * @pool: the domain's pool, may be NULL
  * @dev: device doing DMA
  * @sgl: the list
@@ -1158,49 +1177,31 @@ bool iommu_dma_bounce_sync(struct iommu_dma_bounce_pool *pool,
  * @dir: DMA direction
  * @attrs: DMA_ATTR_* of the mapping
  *
- * When the list's total length is within the threshold, bounce each entry
- * into a slot of its own, as a list that must bounce is (the device gets
- * one segment per entry), and mark the list so that dma-iommu syncs and
- * unmaps it entry by entry. If one entry cannot be bounced, none is: one
- * IOMMU mapping of the whole list beats one per entry. A list with peer
- * memory is never bounced for speed.
+ * Only a list of one entry: dma-iommu merges the entries of a longer list
+ * into fewer segments, which drivers count on (mmc asks for more segments
+ * than its host takes), and slots cannot be merged. The list is marked so
+ * that dma-iommu syncs and unmaps it entry by entry, as a list that must
+ * bounce.
  *
- * Return: @nents if the list was bounced, 0 if the caller must map it.
+ * Return: 1 if the list was bounced, 0 if the caller must map it.
  */
 int iommu_dma_bounce_map_sg(struct iommu_dma_bounce_pool *pool,
 			    struct device *dev, struct scatterlist *sgl,
 			    int nents, enum dma_data_direction dir,
 			    unsigned long attrs)
 {
-	struct scatterlist *s;
-	size_t total = 0;
-	int i, j;
+	dma_addr_t dma;
 
-	/* Cheap first: in mode "off", or past the threshold, nothing to do */
-	if (!iommu_dma_bounce_wanted(pool, sgl->length, attrs))
+	if (nents != 1 || !iommu_dma_bounce_wanted(pool, sgl->length, attrs))
 		return 0;
-	for_each_sg(sgl, s, nents, i) {
-		total += s->length;
-		if (total > READ_ONCE(pool->threshold) ||
-		    is_pci_p2pdma_page(sg_page(s)))
-			return 0;
-	}
-	for_each_sg(sgl, s, nents, i) {
-		sg_dma_address(s) = iommu_dma_bounce_map(pool, dev, sg_phys(s),
-							 s->length, dir, attrs,
-							 0);
-		if (sg_dma_address(s) == DMA_MAPPING_ERROR)
-			goto undo;
-		sg_dma_len(s) = s->length;
-	}
+	dma = iommu_dma_bounce_map(pool, dev, sg_phys(sgl), sgl->length, dir,
+				   attrs, 0);
+	if (dma == DMA_MAPPING_ERROR)
+		return 0;
+	sg_dma_address(sgl) = dma;
+	sg_dma_len(sgl) = sgl->length;
 	sg_dma_mark_swiotlb(sgl);
-	return nents;
-
-undo:
-	for_each_sg(sgl, s, i, j)
-		iommu_dma_bounce_unmap(pool, dev, sg_dma_address(s), s->length,
-				       dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
-	return 0;
+	return 1;
 }
 
 /* Move the idle slots of every CPU stack of @class to the depot. */

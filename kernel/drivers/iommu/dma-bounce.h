@@ -118,7 +118,7 @@ enum iommu_dma_bounce_fallback {
  * @maps_softirq: of those, made in softirq context (e.g. NAPI)
  * @maps_hardirq: of those, made in hardirq context
  * @bytes_bounced: bytes of those mappings
- * @cache_maint: CPU cache maintenance calls on slots (non-coherent pools)
+ * @cache_maint: CPU cache maintenance calls on (non-coherent) slots
  * @fallbacks: mappings that took the normal path, by reason
  * @failed: mappings that had to bounce and could not: mapping errors
  * @freed_aging: slots freed by aging

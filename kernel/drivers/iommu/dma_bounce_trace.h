@@ -84,7 +84,7 @@ TRACE_EVENT(iommu_bounce_shrink,
 		      __entry->nr,
 		      __print_symbolic(__entry->reason,
 				       { 0, "aging" }, { 1, "shrinker" },
-				       { 2, "teardown" }))
+				       { 2, "teardown" }, { 3, "reserve" }))
 );
 
 #endif /* _TRACE_IOMMU_BOUNCE_H */
