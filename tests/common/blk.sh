@@ -73,7 +73,7 @@ _blk_test() {
 	for mode in off on auto; do
 		_bounce_mode "$grp" "$mode" 131072 || return 1
 		maps0=$(_bounce_stat "$grp" maps)
-		for _r in cap nomem iova map attrs sg; do
+		for _r in cap nomem iova map attrs; do
 			eval "fb_$_r=$(_bounce_stat "$grp" "fallback_$_r")"
 		done
 		t0=$(date +%s)
@@ -89,7 +89,7 @@ _blk_test() {
 		# and that none fell back for a reason other than size.
 		on | auto)
 			_expect_gt "$maps1" "$((maps0 + 200))" "$1: pool maps with bouncing $mode"
-			for _r in cap nomem iova map attrs sg; do
+			for _r in cap nomem iova map attrs; do
 				_expect_eq "$(_bounce_stat "$grp" "fallback_$_r")" "$(eval echo "\$fb_$_r")" "$1: fallback_$_r with bouncing $mode"
 			done
 			;;
