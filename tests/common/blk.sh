@@ -85,10 +85,12 @@ _blk_test() {
 		off) _expect_eq "$maps1" "$maps0" "$1: pool maps with bouncing off" ;;
 		# 12 points of 128..1024 I/Os each. The block layer merges
 		# sequential ones (usb-storage, one command at a time, merges
-		# most: about 400 requests), so only "many" is asserted here
-		# and that none fell back for a reason other than size.
+		# most), and of scatterlists only one-entry ones are bounced
+		# for speed (usb-storage: 61-89 pool maps where virtio-blk has
+		# 14642), so only "some" is asserted here and that none fell
+		# back for a reason other than size.
 		on | auto)
-			_expect_gt "$maps1" "$((maps0 + 200))" "$1: pool maps with bouncing $mode"
+			_expect_gt "$maps1" "$maps0" "$1: pool maps with bouncing $mode"
 			for _r in cap nomem iova map attrs; do
 				_expect_eq "$(_bounce_stat "$grp" "fallback_$_r")" "$(eval echo "\$fb_$_r")" "$1: fallback_$_r with bouncing $mode"
 			done
