@@ -671,8 +671,7 @@ static bool iob_fits(struct iommu_dma_bounce_pool *pool, struct iob_slot *slot,
  * in front cost a narrow-mask device a new slot, never a long walk.
  */
 static void iob_refill(struct iommu_dma_bounce_pool *pool, unsigned int class,
-		       struct iob_cpu_cache *cc,
-				const struct iob_need *need)
+		       struct iob_cpu_cache *cc, const struct iob_need *need)
 {
 	struct iob_depot *depot = &pool->depot[class];
 	struct iob_slot *slot, *tmp;
