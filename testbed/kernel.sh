@@ -3,43 +3,36 @@
 #
 # kernel.sh FLAVOR - build the guest kernel with the project's patch series.
 #
-#   FLAVOR is "bench" (lean: config/base.config) or "test" (base plus
-#   config/debug.config: KASAN, lockdep, DMA-API debug, kmemleak).
+#   FLAVOR is "bench" (lean: config/base.config and the architecture's
+#   config/ARCH.config) or "test" (those plus config/debug.config: KASAN,
+#   lockdep, DMA-API debug, kmemleak); on arm64 also "test64k" (test plus
+#   config/arm64-64k.config: 64 KiB pages).
+#   ARCH=x86_64|arm64 (or IOB_ARCH) picks the architecture; arm64 is cross
+#   built with Debian's gcc-aarch64-linux-gnu.
 #
 # Debian's linux-source-6.12 is extracted once into the cache and kept as a
 # git repository (tag "pristine"). The series in patches/ is applied with
 # "git am" in a staging worktree; the build tree then checks out the result,
 # so only files whose content changed get a new mtime and the out-of-tree
-# build (cache/build-FLAVOR) stays incremental.
-# On success the kernel is copied to cache/out/FLAVOR/bzImage, or to
-# $IOB_KERNEL_OUT/bzImage when that is set (tests/mutate's variants).
+# build (cache/build-FLAVOR, cache/build-arm64-FLAVOR) stays incremental.
+# On success the kernel is copied to cache/out/FLAVOR/bzImage (x86_64) or
+# cache/out/arm64-FLAVOR/Image, or into $IOB_KERNEL_OUT when that is set
+# (tests/mutate's variants).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 flavor=${1:-}
-iob_check_one_of flavor "$flavor" bench test
-build=$IOB_CACHE/build-$flavor
-out=${IOB_KERNEL_OUT:-$IOB_CACHE/out/$flavor}
+iob_check_one_of "flavor for $IOB_ARCH" "$flavor" $(iob_flavors)
+build=$IOB_CACHE/build-$IOB_APREFIX$flavor
+out=${IOB_KERNEL_OUT:-$(dirname "$(iob_kernel "$flavor")")}
+image=${IOB_KIMAGE##*/}
 # The series to apply (series.sh build-each points it at a prefix of it)
 patch_dir=${IOB_PATCH_DIR:-$IOB_TOP/patches}
 
 iob_deps
 
-# 1. Pristine Debian source as a git repository.
-if ! git -C "$IOB_SRC" rev-parse -q --verify pristine^{commit} >/dev/null 2>&1; then
-	say "extracting $IOB_DEBIAN_TARBALL into $IOB_CACHE (once)"
-	tmp=$IOB_CACHE/extract.tmp
-	rm -rf "$tmp" "$IOB_SRC" "$IOB_STAGE"
-	mkdir -p "$tmp"
-	tar -C "$tmp" -xf "$IOB_DEBIAN_TARBALL"
-	# Debian's top-level .gitignore hides everything: add with -f.
-	( cd "$tmp/linux-source-6.12" && git init -q -b debian . &&
-	  git add -f -A . && git "${IOB_GIT_ID[@]}" commit -q -m \
-		"Debian linux-source-6.12 $(dpkg-query -W -f='${Version}' linux-source-6.12)" &&
-	  git tag pristine )
-	mv "$tmp/linux-source-6.12" "$IOB_SRC"
-	rmdir "$tmp"
-fi
+# 1. Pristine Debian source as a git repository (lib.sh).
+iob_source
 
 # 2. Apply the series in the staging worktree, then move the build tree to it.
 series_hash=$(cat "$patch_dir"/*.patch 2>/dev/null | sha1sum | cut -c1-12)
@@ -56,16 +49,19 @@ fi
 # 3. Configure: tinyconfig + fragments, redone when a fragment changes or
 # when the .config no longer has what they ask for (a series without a
 # symbol, e.g. a prefix built by series.sh build-each, makes "make" drop it).
-frags=("$IOB_TOP/config/base.config")
-[ "$flavor" = test ] && frags+=("$IOB_TOP/config/debug.config")
+frags=("$IOB_TOP/config/base.config" "$IOB_TOP/config/$IOB_ARCH.config")
+case $flavor in
+test) frags+=("$IOB_TOP/config/debug.config") ;;
+test64k) frags+=("$IOB_TOP/config/debug.config" "$IOB_TOP/config/arm64-64k.config") ;;
+esac
 cfg_hash=$(cat "${frags[@]}" | sha1sum | cut -c1-12)
 mkdir -p "$build"
 # MAKEFLAGS= : variables given to our own make (make mutate MUTATIONS=...,
 # make test V=1) must not reach kbuild, which reads M, O, V and others.
-kmake() { MAKEFLAGS= make -C "$IOB_SRC" O="$build" ARCH=x86_64 "$@"; }
+kmake() { MAKEFLAGS= make -C "$IOB_SRC" O="$build" ARCH=$IOB_KARCH CROSS_COMPILE=$IOB_CROSS "$@"; }
 configure() {
 	rm -f "$build/.iob-config"
-	say "configuring $flavor kernel (tinyconfig + ${frags[*]##*/})"
+	say "configuring $IOB_ARCH $flavor kernel (tinyconfig + ${frags[*]##*/})"
 	{ kmake tinyconfig &&
 	  "$IOB_SRC/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${frags[@]}" &&
 	  kmake olddefconfig; } >"$build/config.log" 2>&1 ||
@@ -99,13 +95,13 @@ fi
 
 # 4. Build; show the compiler's errors, not the whole make output.
 rm -rf "$out"
-say "building $flavor kernel in $build (make -j$IOB_JOBS; log: $build/build.log)"
+say "building $IOB_ARCH $flavor kernel in $build (make -j$IOB_JOBS; log: $build/build.log)"
 start=$(date +%s)
-if ! kmake -j"$IOB_JOBS" bzImage >"$build/build.log" 2>&1; then
+if ! kmake -j"$IOB_JOBS" "$image" >"$build/build.log" 2>&1; then
 	grep -E -A3 'error:|Error [0-9]+|undefined reference|\*\*\*' "$build/build.log" | head -n 60 >&2
 	die "kernel build failed (full log: $build/build.log)"
 fi
 mkdir -p "$out"
-cp "$build/arch/x86/boot/bzImage" "$out/bzImage.tmp"
-mv "$out/bzImage.tmp" "$out/bzImage"
-say "$flavor kernel ready in $(( $(date +%s) - start ))s: $out/bzImage"
+cp "$build/$IOB_KIMAGE" "$out/$image.tmp"
+mv "$out/$image.tmp" "$out/$image"
+say "$IOB_ARCH $flavor kernel ready in $(( $(date +%s) - start ))s: $out/$image"

@@ -3,24 +3,31 @@
 #
 # qemu.sh - boot the guest once and check its console for kernel reports.
 #
-#   qemu.sh --kernel PATH --initrd PATH [--iommu virtio|vtd|none] [--smp N]
-#           [--mem MB] [--append "ARGS"] [--timeout SEC] [--console FILE]
-#           [--results FILE] [--disk FILE] [--disk-size MB]
-#           [--devices LIST]
+#   qemu.sh --kernel PATH --initrd PATH [--iommu virtio|vtd|smmuv3|none]
+#           [--smp N] [--mem MB] [--append "ARGS"] [--timeout SEC]
+#           [--console FILE] [--results FILE] [--disk FILE] [--disk-size MB]
+#           [--devices LIST] [--dtb FILE] [--dump-dtb FILE]
 #
-# Machine: q35 with an NVMe (raw image, on pcie-root-port rp0 so it can be
-# hot-unplugged), edu and pci-testdev, behind the chosen vIOMMU.
+# Machine (ARCH / IOB_ARCH, see lib.sh): x86_64 boots q35, IOMMUs virtio,
+# vtd or none; arm64 boots virt (GICv3, Cortex-A72), IOMMUs smmuv3, virtio
+# or none. Either has an NVMe (raw image, on pcie-root-port rp0 so it can
+# be hot-unplugged), edu and pci-testdev, behind the chosen vIOMMU.
+# --dtb boots arm64 with that device tree instead of QEMU's own;
+# --dump-dtb writes QEMU's device tree for these options and exits
+# (testbed/dtb.sh edits one, e.g. to make PCIe non-coherent).
 # --devices adds more, comma-separated (see IOB_DEVICES in lib.sh):
 #   e1000e, virtio-net  two NICs of that model joined by a QEMU hub of
 #                       their own (no host network: traffic stays in the
 #                       guest; the guest puts one in a network namespace)
 #   virtio-blk, virtio-scsi, usb-storage (on qemu-xhci), ahci (a SATA disk
-#                       on q35's own ICH9 AHCI): each on a raw image
+#                       on q35's own ICH9 AHCI, on arm64 an added one):
+#                       each on a raw image
 #                       $IOB_CACHE/disk-NAME.img of 512 MiB (sparse)
 # Virtio devices are modern-only with iommu_platform=on, so their DMA
 # goes through the DMA API and the vIOMMU.
-# ttyS0 (console) goes to stdout and --console FILE; ttyS1 (the guest's
-# results port) goes to --results FILE.
+# The console (x86_64 ttyS0, arm64 ttyAMA0) goes to stdout and --console
+# FILE; the guest's results port (x86_64 ttyS1, arm64 ttyS0: a PCI 16550,
+# as virt has one UART) goes to --results FILE.
 # The QEMU monitor listens on $IOB_CACHE/run/monitor-<pid of qemu.sh>.sock
 # (or $IOB_MONITOR): e.g. "echo 'device_del nvme0' | socat - UNIX:PATH".
 # The path is printed as "monitor: PATH" and exported to the guest's host
@@ -40,6 +47,7 @@ usage() {
 
 kernel= initrd= iommu=virtio smp=2 mem=2048 append= tmo=900
 console= results= disk=$IOB_CACHE/disk.img disk_mb=1024 devices=
+dtb= dump_dtb=
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || { echo "qemu.sh: $1 needs a value" >&2; usage; }
 	case $1 in
@@ -55,18 +63,28 @@ while [ $# -gt 0 ]; do
 	--disk) disk=$2 ;;
 	--disk-size) disk_mb=$2 ;;
 	--devices) devices=$2 ;;
-	*) echo "qemu.sh: unknown option $1 (accepted: --kernel --initrd --iommu --smp --mem --append --timeout --console --results --disk --disk-size --devices)" >&2; exit 2 ;;
+	--dtb) dtb=$2 ;;
+	--dump-dtb) dump_dtb=$2 ;;
+	*) echo "qemu.sh: unknown option $1 (accepted: --kernel --initrd --iommu --smp --mem --append --timeout --console --results --disk --disk-size --devices --dtb --dump-dtb)" >&2; exit 2 ;;
 	esac
 	shift 2
 done
-( iob_check_one_of iommu "$iommu" virtio vtd none ) || exit 2
+if [ "$IOB_ARCH" = arm64 ]; then
+	( iob_check_one_of "iommu on arm64" "$iommu" smmuv3 virtio none ) || exit 2
+else
+	( iob_check_one_of "iommu on x86_64" "$iommu" virtio vtd none ) || exit 2
+	[ -z "$dtb$dump_dtb" ] || { echo "qemu.sh: --dtb and --dump-dtb are for arm64" >&2; exit 2; }
+fi
+[ -z "$dtb" ] || [ -f "$dtb" ] || { echo "qemu.sh: --dtb '$dtb' not found" >&2; exit 2; }
 isnum() { case $2 in ''|*[!0-9]*) die "--$1 must be a number, got '$2'" ;; esac; }
 ( isnum smp "$smp" && isnum mem "$mem" && isnum timeout "$tmo" && isnum disk-size "$disk_mb" ) || exit 2
 for d in ${devices//,/ }; do
 	( iob_check_one_of "device" "$d" "${IOB_DEVICES[@]}" ) || exit 2
 done
-[ -f "$kernel" ] || { echo "qemu.sh: --kernel '$kernel' not found" >&2; exit 2; }
-[ -f "$initrd" ] || { echo "qemu.sh: --initrd '$initrd' not found" >&2; exit 2; }
+if [ -z "$dump_dtb" ]; then
+	[ -f "$kernel" ] || { echo "qemu.sh: --kernel '$kernel' not found" >&2; exit 2; }
+	[ -f "$initrd" ] || { echo "qemu.sh: --initrd '$initrd' not found" >&2; exit 2; }
+fi
 
 run=$IOB_CACHE/run
 mkdir -p "$run"
@@ -85,7 +103,12 @@ if [ ! -f "$disk" ]; then
 	truncate -s "${disk_mb}M" "$disk"
 fi
 
-cmdline="console=ttyS0 panic=-1 oops=panic loglevel=4 kunit.enable=0"
+if [ "$IOB_ARCH" = arm64 ]; then
+	cmdline="console=ttyAMA0 iob.results=ttyS0"
+else
+	cmdline="console=ttyS0"
+fi
+cmdline+=" panic=-1 oops=panic loglevel=4 kunit.enable=0"
 iommu_dev=()
 case $iommu in
 virtio) iommu_dev=(-device virtio-iommu-pci) ;;
@@ -144,39 +167,64 @@ for d in ${devices//,/ }; do
 			-device "scsi-hd,drive=vscsi,bus=vscsi.0,serial=iobvscsi") ;;
 	usb-storage) extra_disk usb
 		extra+=(-device qemu-xhci,id=xhci -device "usb-storage,drive=usb,bus=xhci.0,serial=iobusb") ;;
-	ahci) extra_disk sata; extra+=(-device "ide-hd,drive=sata,bus=ide.0,serial=iobsata") ;;
+	ahci) extra_disk sata
+		# q35 has an ICH9 AHCI of its own (ide.0); virt has none
+		bus=ide.0
+		[ "$IOB_ARCH" = arm64 ] && { extra+=(-device ich9-ahci,id=ahci); bus=ahci.0; }
+		extra+=(-device "ide-hd,drive=sata,bus=$bus,serial=iobsata") ;;
 	esac
 done
 
-bios=()
-[ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
-
 accel=$(iob_accel)
 accel_note=
-if [ "$accel" = kvm ]; then
-	if ! why=$(kvm_probe); then
-		accel=tcg
-		accel_note=" (kvm failed: $why)"
+if [ "$IOB_ARCH" = arm64 ]; then
+	# No KVM for an arm64 guest on this host: always TCG
+	[ "$accel" = kvm ] && accel_note=" (kvm cannot run an arm64 guest on $(uname -m))"
+	accel=tcg
+	machine=virt,gic-version=3
+	[ "$iommu" = smmuv3 ] && machine+=,iommu=smmuv3
+	[ -n "$dump_dtb" ] && machine+=,dumpdtb=$dump_dtb
+	# Cortex-A72: 4 KiB and 64 KiB granules, and no pointer authentication,
+	# whose emulation makes TCG several times slower with "max"
+	qemu=(qemu-system-aarch64 -machine "$machine" -accel tcg -cpu cortex-a72
+	      ${dtb:+-dtb "$dtb"})
+	# The results port: virt has a single UART
+	results_dev=(-chardev "file,id=res0,path=$results" -device pci-serial,chardev=res0)
+else
+	bios=()
+	[ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
+	if [ "$accel" = kvm ]; then
+		if ! why=$(kvm_probe); then
+			accel=tcg
+			accel_note=" (kvm failed: $why)"
+		fi
+	elif [ -e /dev/kvm ]; then
+		accel_note=" (kvm not used: $(iob_accel_why))"
 	fi
-elif [ -e /dev/kvm ]; then
-	accel_note=" (kvm not used: $(iob_accel_why))"
+	cpu=${IOB_CPU:-max}	# IOB_CPU: e.g. "max,-erms,-fsrm" for experiments
+	[ "$accel" = kvm ] && cpu=host
+	qemu=(qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu" "${bios[@]}")
+	results_dev=(-serial "file:$results")
 fi
-cpu=${IOB_CPU:-max}	# IOB_CPU: e.g. "max,-erms,-fsrm" for experiments
-[ "$accel" = kvm ] && cpu=host
 echo "accelerator: $accel$accel_note"
 echo "monitor: $IOB_MONITOR"
 
-qemu=(qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu"
-	-smp "$smp" -m "$mem" -nodefaults -nographic -no-reboot "${bios[@]}"
-	-kernel "$kernel" -initrd "$initrd" -append "$cmdline"
+qemu+=(-smp "$smp" -m "$mem" -nodefaults -nographic -no-reboot
+	${kernel:+-kernel "$kernel" -append "$cmdline"} ${initrd:+-initrd "$initrd"}
 	-chardev "stdio,id=con0,logfile=$console,signal=on"
-	-serial chardev:con0 -serial "file:$results"
+	-serial chardev:con0 "${results_dev[@]}"
 	-monitor "unix:$IOB_MONITOR,server=on,wait=off"
 	"${iommu_dev[@]}"
 	-device pcie-root-port,id=rp0,chassis=1
 	-drive "file=$disk,if=none,id=nvme0drive,format=raw,cache=unsafe"
 	-device nvme,id=nvme0,drive=nvme0drive,serial=iob0,bus=rp0
 	-device edu -device pci-testdev "${extra[@]}")
+
+if [ -n "$dump_dtb" ]; then
+	"${qemu[@]}" </dev/null >/dev/null || { echo "qemu.sh: could not dump the device tree" >&2; exit 1; }
+	echo "qemu.sh: device tree written to $dump_dtb"
+	exit 0
+fi
 
 # Only a human (iob.run=shell or none) gets our stdin; an automated run
 # must not put the terminal into raw mode or wait on it.
