@@ -5,6 +5,12 @@
 # guest). Busybox sh. Sourced after common/guest.sh and common/bounce.sh.
 
 IOB_EDU_DIR=/sys/kernel/debug/iob_edu
+# The kernel's PAGE_SIZE (AT_PAGESZ, type 6 of the auxiliary vector): the
+# module's buf_dump, ll_dump and sg_dump summarise whole pages, 4 KiB on
+# x86_64, 64 KiB on an arm64 test64k kernel. IOB_PAGE_END is its last byte.
+IOB_PAGE=$(od -An -v -t u8 /proc/self/auxv | tr -s ' ' '\n' |
+	awk 'NF { v[n++] = $1 } END { for (i = 0; i < n; i += 2) if (v[i] == 6) { print v[i + 1]; exit } }')
+IOB_PAGE_END=$(( ${IOB_PAGE:-0} - 1 ))
 
 # _edu CMD ARGS...: run one iob_edu command and print its result; _fail
 # and return nonzero if the module refused it.
@@ -25,6 +31,7 @@ _edu_key() {
 # stacks are per CPU: the tests that reuse a slot need one CPU) and set
 # EDU_PCI and EDU_GRP. Returns nonzero (after _fail) when impossible.
 _edu_setup() {
+	[ "${IOB_PAGE:-0}" -gt 0 ] || { _fail "no page size in /proc/self/auxv"; return 1; }
 	EDU_PCI=$(_pci_find 0x1234 0x11e8 | head -n 1)
 	[ -n "$EDU_PCI" ] || { _fail "no edu device (1234:11e8)"; return 1; }
 	if [ ! -d "$IOB_EDU_DIR" ]; then
