@@ -707,7 +707,7 @@ static void iob_steady_state_no_iommu_calls(struct kunit *test)
 static void iob_grows_per_class(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
-	u8 *buf = test_buf(test, SZ_16K, 1);
+	u8 *buf = test_buf(test, 4 * PAGE_SIZE, 1);
 	dma_addr_t small[5], big[3];
 	struct iommu_dma_bounce_stats *st;
 	int i;
