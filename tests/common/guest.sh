@@ -127,13 +127,26 @@ _check_nvme_iommu() {
 # offsets of the raw NVMe with O_DIRECT (verified as it goes), then replay
 # the pattern read-only and verify again. Both passes must read it all.
 _nvme_fio_verify() {
+	_nvme_fio_write_verify && _nvme_fio_read_verify
+}
+
+# _nvme_fio_write_verify, _nvme_fio_read_verify: the two passes of
+# _nvme_fio_verify (the second needs the first's pattern on the disk)
+_nvme_fio_write_verify() {
+	_nvme_fio_pass write "write + verify"
+}
+_nvme_fio_read_verify() {
+	_nvme_fio_pass verify "read-only verify" --verify_only=1
+}
+
+# _nvme_fio_pass NAME WHAT [FIO ARGS...]: one pass, 16 MiB read back
+_nvme_fio_pass() {
 	_dev=$(_nvme_dev) || { _fail "no NVMe block device"; return 1; }
-	set -- --filename="$_dev" --direct=1 --ioengine=libaio --iodepth=16 \
-		--rw=randwrite --bs=4k --size=16M --verify=crc32c --verify_fatal=1
-	echo "== write + verify on $_dev"
-	_run_fio --name=write "$@" || return 1
-	grep -q 'READ: .*io=16.0MiB' "$_out" || _fail "write pass did not read back 16 MiB"
-	echo "== read-only verify on $_dev"
-	_run_fio --name=verify "$@" --verify_only=1 || return 1
-	grep -q 'READ: .*io=16.0MiB' "$_out" || _fail "verify pass did not read 16 MiB"
+	_name=$1 _what=$2
+	shift 2
+	echo "== $_what on $_dev"
+	_run_fio --name="$_name" --filename="$_dev" --direct=1 --ioengine=libaio \
+		--iodepth=16 --rw=randwrite --bs=4k --size=16M --verify=crc32c \
+		--verify_fatal=1 "$@" || return 1
+	grep -q 'READ: .*io=16.0MiB' "$_out" || _fail "$_what pass did not read 16 MiB"
 }
