@@ -30,7 +30,7 @@ set xlabel "block size (fio read, QD64, O_DIRECT, raw NVMe)"
 set ylabel "median throughput, MiB/s (log scale)"
 set style data linespoints
 
-name(i) = i eq "virtio" ? "virtio-iommu" : i eq "vtd" ? "Intel VT-d" : i
+name(i) = i eq "virtio" ? "virtio-iommu" : i eq "vtd" ? "Intel VT-d" : i eq "smmuv3" ? "Arm SMMUv3" : i
 bslabel(b) = b >= 1048576 ? sprintf("%dM", b / 1048576) : \
 	     b >= 1024 ? sprintf("%dk", b / 1024) : sprintf("%d", b)
 

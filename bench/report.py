@@ -52,11 +52,12 @@ COSTS_HEADER = ["iommu", "mode", "rw", "bs", "iommu_requests_per_gib",
 # alphabetically, so a mode added to run.sh's table shows up here.
 MODE_ORDER = ["strict", "lazy", "passthrough", "swiotlb", "bounce", "bounce-auto"]
 RW_ORDER = ["read", "randread", "write", "randwrite"]
-IOMMU_ORDER = ["virtio", "vtd"]
+IOMMU_ORDER = ["virtio", "vtd", "smmuv3"]
 NOISY = 0.25  # (max - min) / median above which a cell is flagged
 # Largest mapping a bounce pool serves (dma-bounce.c IOB_MAX_SLOT: 32 pages)
 POOL_MAX_MAPPING = 128 << 10
-IOMMU_NAME = {"virtio": "virtio-iommu", "vtd": "Intel VT-d (intel-iommu)"}
+IOMMU_NAME = {"virtio": "virtio-iommu", "vtd": "Intel VT-d (intel-iommu)",
+              "smmuv3": "Arm SMMUv3 (arm-smmu-v3)"}
 MAP_FUNCS = ("iommu_dma_map_page", "iommu_dma_map_sg")
 UNMAP_FUNCS = ("iommu_dma_unmap_page", "iommu_dma_unmap_sg")
 DIRS = {"0": "bidirectional", "1": "to device", "2": "from device"}
@@ -797,13 +798,15 @@ def header_lines(B, accel):
     md += [
         f"- accelerator: **{accel}** (qemu.sh: `{meta.get('accel_line', '?')}`)",
         f"- workloads: fio {meta.get('workloads', '?')}; O_DIRECT, libaio, iodepth 64 "
-        f"on the emulated NVMe's raw device (QEMU q35), {meta.get('runtime', '?')} s "
+        f"on the emulated NVMe's raw device (QEMU "
+        f"{'virt, arm64' if meta.get('arch') == 'arm64' else 'q35, x86_64'}), "
+        f"{meta.get('runtime', '?')} s "
         f"per point after {meta.get('warmup', '?')} s warm-up, guest "
         f"{meta.get('smp', '?')} CPUs / {meta.get('mem', '?')} MiB",
         f"- repetitions: {reps_s}, modes interleaved boot by boot; medians shown, "
         "min-max over the repetitions in brackets",
         f"- date: {meta.get('date', 'unknown')}{' (QUICK=1 run)' if meta.get('quick') == '1' else ''}",
-        f"- kernel: {meta.get('kernel', 'unknown')} (bzImage sha1 "
+        f"- kernel: {meta.get('kernel', 'unknown')} (image sha1 "
         f"{meta.get('kernel_sha1', '?')}, patch series {meta.get('series', '?')}, "
         f"repo {meta.get('repo', '?')})",
         f"- {meta.get('qemu', 'QEMU version unknown')}; host CPU: "

@@ -94,7 +94,12 @@
 #             one physically contiguous run and the number of IOMMU
 #             requests it costs does not depend on the guest's memory
 #             layout; 0: in small pages
-#   IOMMU     virtio (default), vtd, or both
+#   ARCH      x86_64 (default) or arm64 (testbed/lib.sh): arm64 boots
+#             QEMU's virt machine under TCG with the arm64 bench kernel;
+#             its IOMMUs are smmuv3 and virtio, NET defaults to 0, and
+#             RESULTS to results/arm64
+#   IOMMU     x86_64: virtio (default), vtd, or both; arm64: smmuv3
+#             (default), virtio, or both
 #   REPS      repetitions (default 3)
 #   RUNTIME   seconds of fio per measured point (default 3)
 #   WARMUP    seconds of unmeasured fio before each point (default 1)
@@ -109,8 +114,8 @@
 #   DMAB_MODES dma_map_benchmark modes (default strict lazy bounce, add
 #             bounce-auto for 1.5 more minutes; "" for none), DMAB_SMP (4),
 #             DMAB_THREADS ("1 4"), DMAB_PAGES ("1 4 16 32"), DMAB_SECONDS (1)
-#   NET       1 (default) or 0: the NIC bench (one boot per IOMMU and
-#             NIC model, about 12 minutes each under TCG)
+#   NET       1 (default; 0 on arm64) or 0: the NIC bench (one boot per
+#             IOMMU and NIC model, about 12 minutes each under TCG)
 #   NET_NICS  NIC models, one boot each (default: virtio-net). Accepted:
 #             e1000e virtio-net
 #   NET_MODES modes of the NIC bench (default: strict lazy passthrough
@@ -138,7 +143,8 @@
 #   KERNEL    guest kernel (default: build with testbed/kernel.sh bench)
 #   INITRD    guest initramfs, booted as it is (default: build one with
 #             testbed/initramfs.sh, at IOB_INITRD when that is set)
-#   RESULTS   output folder (default: results/ at the top of the repo)
+#   RESULTS   output folder (default: results/ at the top of the repo,
+#             results/arm64 for ARCH=arm64)
 #   BENCH_DISK the NVMe's sparse raw image (default $IOB_CACHE/bench-disk.img)
 #   SMP, MEM  guest CPUs and MiB of the fio boots (default 2 and 2048)
 #   IOB_ACCEL kvm or tcg, to force QEMU's accelerator (testbed/lib.sh)
@@ -212,7 +218,11 @@ DEFAULT_MODES="strict lazy passthrough swiotlb bounce"
 DEFAULT_POLICIES="strict bounce-auto bounce-4096 bounce-131072"
 # How a policy boot boots before it switches
 POLICY_ARGS="iommu.strict=1 iommu.bounce=auto"
-IOMMU_ORDER=(virtio vtd)
+if [ "$IOB_ARCH" = arm64 ]; then
+	IOMMU_ORDER=(smmuv3 virtio)
+else
+	IOMMU_ORDER=(virtio vtd)
+fi
 # bounce-<bytes>: a fixed threshold, any positive number of bytes.
 for m in ${MODES:-$DEFAULT_MODES} ${DMAB_MODES-} ${POOL_MODES-}; do
 	if [[ $m =~ ^bounce-([1-9][0-9]*)$ ]]; then
@@ -226,10 +236,14 @@ done
 # __viommu_sync_req (iotlb_sync, iotlb_sync_map, flush, full queue);
 # VT-d in caching mode tells QEMU about every map and unmap through an
 # invalidation, submitted by qi_submit_sync, and the page table changes
-# themselves are intel_iommu_map_pages/intel_iommu_unmap_pages.
+# themselves are intel_iommu_map_pages/intel_iommu_unmap_pages; SMMUv3
+# changes its page tables in memory and sends every TLB invalidation (and
+# the CMD_SYNC that waits for it) through its command queue, in
+# arm_smmu_cmdq_issue_cmdlist.
 declare -A REQ_FUNCS=(
 	[virtio]="__viommu_add_req+__viommu_sync_req"
 	[vtd]="intel_iommu_map_pages+intel_iommu_unmap_pages+qi_submit_sync"
+	[smmuv3]="arm_smmu_cmdq_issue_cmdlist"
 )
 # The NIC bench's modes, set at run time in both NICs' groups by
 # bench/guest/net.sh, as the guest reads them back: group type and bounce
@@ -288,7 +302,7 @@ if [ -z "${WORKLOADS:-}" ]; then
 		WORKLOADS="read:4k read:16k read:64k read:128k read:1m randread:4k write:4k write:64k"
 	fi
 fi
-NET=${NET:-1}
+NET=${NET:-$([ "$IOB_ARCH" = arm64 ] && echo 0 || echo 1)}
 NET_NICS=${NET_NICS:-virtio-net}
 NET_MODES=${NET_MODES:-${NET_MODE_ORDER[*]}}
 NET_TESTS=${NET_TESTS:-rr:64 rr:1024 stream}
@@ -305,7 +319,7 @@ NET_CPUS=${NET_CPUS-0+0}
 SMP=${SMP:-2}
 MEM=${MEM:-2048}
 DISK_MB=${DISK_MB:-1024}
-RESULTS=${RESULTS:-$IOB_TOP/results}
+RESULTS=${RESULTS:-$IOB_TOP/results$([ "$IOB_ARCH" = arm64 ] && echo /arm64 || true)}
 read -r -a modes <<<"${MODES:-$DEFAULT_MODES}"
 read -r -a workloads <<<"$WORKLOADS"
 read -r -a policies <<<"$POLICIES"
@@ -318,10 +332,10 @@ read -r -a net_modes <<<"$NET_MODES"
 read -r -a net_tests <<<"$NET_TESTS"
 read -r -a net_pool_modes <<<"$NET_POOL_MODES"
 
-case ${IOMMU:-virtio} in
+case ${IOMMU:-${IOMMU_ORDER[0]}} in
 both) iommus=("${IOMMU_ORDER[@]}") ;;
-*) iob_check_one_of IOMMU "${IOMMU:-virtio}" "${IOMMU_ORDER[@]}" both
-   iommus=("${IOMMU:-virtio}") ;;
+*) iob_check_one_of "IOMMU on $IOB_ARCH" "${IOMMU:-${IOMMU_ORDER[0]}}" "${IOMMU_ORDER[@]}" both
+   iommus=("${IOMMU:-${IOMMU_ORDER[0]}}") ;;
 esac
 [ ${#modes[@]} -gt 0 ] || fail "MODES is empty (accepted: ${MODE_ORDER[*]} bounce-<bytes>)"
 for m in "${modes[@]}" "${dmab_modes[@]}" $POOL_MODES; do
@@ -406,12 +420,12 @@ iob_deps
 if [ -z "${KERNEL:-}" ]; then
 	log "building the bench kernel (testbed/kernel.sh bench; set KERNEL= to skip)"
 	"$IOB_TOP/testbed/kernel.sh" bench
-	KERNEL=$IOB_CACHE/out/bench/bzImage
+	KERNEL=$(iob_kernel bench)
 fi
 if [ -z "${INITRD:-}" ]; then
 	log "building the initramfs (testbed/initramfs.sh; set INITRD= to skip)"
-	"$IOB_TOP/testbed/initramfs.sh"
-	INITRD=${IOB_INITRD:-$IOB_CACHE/out/initrd.cpio}
+	"$IOB_TOP/testbed/initramfs.sh" bench
+	INITRD=${IOB_INITRD:-$(iob_initrd bench)}
 fi
 [ -f "$KERNEL" ] || fail "no kernel at $KERNEL"
 [ -f "$INITRD" ] || fail "no initramfs at $INITRD"
@@ -472,7 +486,7 @@ timeout_net=$(( 300 + NET_ROUNDS * ${#net_modes[@]} * net_slot
 	echo "kernel_sha1=$(sha1sum <"$KERNEL" | cut -c1-12)"
 	echo "series=$(cat "$IOB_TOP"/patches/*.patch 2>/dev/null | sha1sum | cut -c1-12)"
 	echo "repo=$(git -C "$IOB_TOP" describe --always --dirty 2>/dev/null || echo unknown)"
-	echo "qemu=$(qemu-system-x86_64 --version | head -n 1)"
+	echo "qemu=$("qemu-system-$([ "$IOB_ARCH" = arm64 ] && echo aarch64 || echo x86_64)" --version | head -n 1)"
 	echo "host_cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 	echo "host_cpus=$(nproc)"
 	echo "quick=$quick"
@@ -497,6 +511,7 @@ timeout_net=$(( 300 + NET_ROUNDS * ${#net_modes[@]} * net_slot
 	echo "dmab_threads=${dmab_threads[*]}"
 	echo "dmab_pages=${dmab_pages[*]}"
 	echo "dmab_seconds=$DMAB_SECONDS"
+	echo "arch=$IOB_ARCH"
 	echo "iommus=${iommus[*]}"
 	echo "modes=${modes[*]}"
 	echo "smp=$SMP"

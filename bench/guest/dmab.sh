@@ -5,11 +5,15 @@
 #
 # Binds pci-testdev (1b36:0005) to the dma_map_benchmark driver and, for
 # each number of threads, direction (0 bidirectional, 1 to device, 2 from
-# device) and number of pages, prints to the results port (/dev/ttyS1):
+# device) and number of pages, prints to the results port (/dev/ttyS1, or
+# what iob.results= names):
 #   @@IOB DMAB dir=D pages=P threads=T map_us=M unmap_us=U map_sd_us=S unmap_sd_us=S
 # (stddev columns as dma_map_benchmark prints them; "@@IOB STEP ..." before
 # each run for the host's progress line). Busybox sh only.
 out=/dev/ttyS1
+for w in $(cat /proc/cmdline); do
+	case $w in iob.results=*) out=/dev/${w#iob.results=} ;; esac
+done
 proto() { echo "@@IOB $*" >"$out"; }
 fail() { proto "DMAB-ERROR $*"; echo "dmab.sh: $*" >&2; exit 1; }
 
