@@ -1449,6 +1449,68 @@ static void iob_reserve_follows_coherency(struct kunit *test)
 			test_unmap(test, dma[i], 100, DMA_TO_DEVICE, 0);
 }
 
+/*
+ * A device limited below 4 GiB (a 28-bit mask here, as arm64's dma-ranges
+ * often set) must find reserve slots it can reach: the reserve follows the
+ * narrowest limit of the mappings that had to bounce.
+ */
+static void iob_reserve_follows_narrowest_limit(struct kunit *test)
+{
+	struct iob_test *t = test->priv;
+	u8 *buf = test_buf(test, PAGE_SIZE, 1);
+	dma_addr_t dma[IOB_RESERVE + 1];
+	struct iob_slot *slot;
+	int i;
+
+	/* The reserve of a 64-bit device: below 4 GiB, above 28 bits */
+	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+			  IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
+	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
+	flush_work(&t->pool->work);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
+	list_for_each_entry(slot, &t->pool->depot[0].reserve, node)
+		KUNIT_EXPECT_GT(test, slot->iova, TEST_MASK_28);
+
+	/* A 28-bit device must bounce; it can grow, and the worker follows */
+	t->mask = TEST_MASK_28;
+	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+			  IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
+	flush_work(&t->pool->work);
+	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
+
+	/* Nothing can grow: the reserve serves it, inside its mask */
+	t->fake.fail_iova = true;
+	for (i = 1; i <= IOB_RESERVE; i++) {
+		dma[i] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+				  IOMMU_DMA_BOUNCE_FORCE);
+		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
+		if (dma[i] != DMA_MAPPING_ERROR)
+			KUNIT_EXPECT_LE(test, dma[i] + 99, TEST_MASK_28);
+	}
+	KUNIT_EXPECT_EQ(test, test_stats(test)->failed, 0);
+	for (i = 0; i <= IOB_RESERVE; i++)
+		if (dma[i] != DMA_MAPPING_ERROR)
+			test_unmap(test, dma[i], 100, DMA_TO_DEVICE, 0);
+
+	/* The reserve, refilled below 28 bits, still serves a 64-bit device */
+	t->mask = DMA_BIT_MASK(64);
+	t->fake.fail_iova = false;
+	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+			  IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
+	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
+	flush_work(&t->pool->work);
+	iob_shrink(t->pool, ULONG_MAX);
+	t->fake.fail_iova = true;
+	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+			  IOMMU_DMA_BOUNCE_FORCE);
+	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_LE(test, dma[0] + 99, TEST_MASK_28);
+	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
+}
+
 static unsigned long test_wanted(struct kunit *test, size_t size,
 				 unsigned long attrs)
 {
@@ -1512,6 +1574,7 @@ static struct kunit_case iob_test_cases[] = {
 	KUNIT_CASE(iob_noncoherent_slots_maintained),
 	KUNIT_CASE(iob_coherency_taken_per_mapping),
 	KUNIT_CASE(iob_reserve_follows_coherency),
+	KUNIT_CASE(iob_reserve_follows_narrowest_limit),
 	KUNIT_CASE(iob_auto_follows_the_iommu),
 	KUNIT_CASE(iob_aging_frees_idle_in_one_batch),
 	KUNIT_CASE(iob_aging_skips_in_use),

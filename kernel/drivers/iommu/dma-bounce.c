@@ -86,7 +86,7 @@
 #define IOB_GFP_ATOMIC		(GFP_NOWAIT | __GFP_NOWARN)
 /* Reserve slots per class, kept once the pool has had to bounce a mapping */
 #define IOB_RESERVE		2
-/* Reserve slots are mapped for any device of the domain: below 4 GiB */
+/* The highest limit of reserve slots: any device of the domain reaches them */
 #define IOB_RESERVE_LIMIT	DMA_BIT_MASK(32)
 /* Aging: how often to look, and how long a slot may sit idle */
 #define IOB_AGE_PERIOD		HZ
@@ -203,6 +203,11 @@ enum iob_release_reason {
  *	had to bounce, a bitmap
  * @reserve_coherent: the coherency of the last mapping that had to bounce,
  *	which the reserve's slots are made for
+ * @reserve_limit: the last IOVA granule (an IOVA >> @shift) the worker makes
+ *	reserve slots in: initially IOB_RESERVE_LIMIT's, lowered to the
+ *	narrowest DMA limit of the mappings that had to bounce (arm64's
+ *	dma-ranges often set one below 4 GiB), and never raised again for
+ *	the life of the pool
  *
  * @mode and @threshold are written with WRITE_ONCE() under the IOMMU
  * group's mutex (sysfs), @max_bytes only at creation (and by KUnit); all
@@ -246,6 +251,7 @@ struct iommu_dma_bounce_pool {
 	bool			untrusted;
 	unsigned long		reserve;
 	bool			reserve_coherent;
+	unsigned long		reserve_limit;
 
 	int			mode;
 	size_t			threshold;
@@ -804,11 +810,40 @@ static struct iob_slot *iob_take_reserve(struct iommu_dma_bounce_pool *pool,
 	return found;
 }
 
+/* The last IOVA granule wholly at or below @limit, capped at 4 GiB */
+static unsigned long iob_last_granule(struct iommu_dma_bounce_pool *pool,
+				      u64 limit)
+{
+	/* Below 4 GiB, so it fits an unsigned long on 32-bit too */
+	unsigned long end = (min_t(u64, limit, IOB_RESERVE_LIMIT) + 1) >>
+			    pool->shift;
+
+	return end ? end - 1 : 0;
+}
+
+/*
+ * Lower the reserve's limit to @limit's last granule if that is below it.
+ * Return: true if it was lowered.
+ */
+static bool iob_lower_reserve_limit(struct iommu_dma_bounce_pool *pool,
+				    u64 limit)
+{
+	unsigned long want = iob_last_granule(pool, limit);
+	unsigned long old = READ_ONCE(pool->reserve_limit);
+
+	do {
+		if (want >= old)
+			return false;
+	} while (!try_cmpxchg(&pool->reserve_limit, &old, want));
+	return true;
+}
+
 static struct iob_slot *iob_get(struct iommu_dma_bounce_pool *pool,
 				struct device *dev, unsigned int class,
 				const struct iob_need *need, bool force)
 {
 	struct iob_slot *slot = iob_take(pool, class, need);
+	bool lowered;
 
 	if (!slot && iob_steal(pool, class))
 		slot = iob_take(pool, class, need);
@@ -818,8 +853,9 @@ static struct iob_slot *iob_get(struct iommu_dma_bounce_pool *pool,
 		return slot;
 	if (!slot)
 		slot = iob_take_reserve(pool, class, need);
-	if (READ_ONCE(pool->reserve_coherent) != need->coherent) {
-		/* The worker remakes the reserve for this coherency */
+	lowered = iob_lower_reserve_limit(pool, need->limit);
+	if (lowered || READ_ONCE(pool->reserve_coherent) != need->coherent) {
+		/* The worker remakes the reserve for this mapping */
 		WRITE_ONCE(pool->reserve_coherent, need->coherent);
 		queue_work(system_unbound_wq, &pool->work);
 	}
@@ -878,12 +914,15 @@ static void iob_need_of(struct iommu_dma_bounce_pool *pool,
 
 /*
  * Keep IOB_RESERVE slots per class for mappings that must bounce, made for
- * the coherency of the last of them; slots made for the other one go.
+ * the coherency of the last of them and below the narrowest DMA limit of
+ * them all. Slots that do not fit that are released first, so that their
+ * memory does not count against the cap their replacements must fit in.
  */
 static void iob_fill_reserve(struct iommu_dma_bounce_pool *pool)
 {
+	u64 end = (u64)READ_ONCE(pool->reserve_limit) + 1;
 	struct iob_need need = {
-		.limit = IOB_RESERVE_LIMIT,
+		.limit = (end << pool->shift) - 1,
 		.coherent = READ_ONCE(pool->reserve_coherent),
 	};
 	struct iob_slot *slot, *tmp;
@@ -896,12 +935,17 @@ static void iob_fill_reserve(struct iommu_dma_bounce_pool *pool)
 
 		spin_lock_irqsave(&depot->lock, flags);
 		list_for_each_entry_safe(slot, tmp, &depot->reserve, node) {
-			if (slot->coherent == need.coherent)
+			if (iob_fits(pool, slot, &need))
 				continue;
 			list_move(&slot->node, &stale);
 			depot->reserved--;
 		}
 		spin_unlock_irqrestore(&depot->lock, flags);
+	}
+	iob_release(pool, &stale, IOB_REL_RESERVE);
+
+	for_each_set_bit(class, &pool->reserve, IOB_NR_CLASSES) {
+		struct iob_depot *depot = &pool->depot[class];
 
 		while (READ_ONCE(depot->reserved) < IOB_RESERVE) {
 			slot = iob_grow(pool, NULL, class, &need, GFP_KERNEL);
@@ -913,7 +957,6 @@ static void iob_fill_reserve(struct iommu_dma_bounce_pool *pool)
 			spin_unlock_irqrestore(&depot->lock, flags);
 		}
 	}
-	iob_release(pool, &stale, IOB_REL_RESERVE);
 }
 
 /* Process-context work of a pool */
@@ -1570,6 +1613,7 @@ iob_pool_alloc(const struct iommu_dma_bounce_ops *ops, void *ctx,
 	pool->nid = nid;
 	pool->flags = flags;
 	pool->untrusted = flags & IOMMU_DMA_BOUNCE_POOL_UNTRUSTED;
+	pool->reserve_limit = iob_last_granule(pool, IOB_RESERVE_LIMIT);
 	strscpy(pool->name, name, sizeof(pool->name));
 	iob_set_policy(pool, iob_default_mode, iob_default_threshold,
 		       iob_default_max_bytes);
