@@ -260,6 +260,13 @@ static dma_addr_t test_map(struct kunit *test, void *buf, size_t size,
 				    dir, 0, flags);
 }
 
+/* A mapping that must bounce: 100 bytes at offset 1 of @buf (sub-granule) */
+static dma_addr_t test_map_forced(struct kunit *test, u8 *buf)
+{
+	return test_map(test, buf + 1, 100, DMA_TO_DEVICE,
+			IOMMU_DMA_BOUNCE_FORCE);
+}
+
 static void test_unmap(struct kunit *test, dma_addr_t dma, size_t size,
 		       enum dma_data_direction dir, unsigned long attrs)
 {
@@ -1309,8 +1316,7 @@ static void iob_forced_mapping_uses_reserve_then_fails(struct kunit *test)
 	int i;
 
 	/* The first mapping that must bounce starts the reserve */
-	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-			  IOMMU_DMA_BOUNCE_FORCE);
+	dma[0] = test_map_forced(test, buf);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
 	flush_work(&t->pool->work);
@@ -1328,12 +1334,10 @@ static void iob_forced_mapping_uses_reserve_then_fails(struct kunit *test)
 			DMA_MAPPING_ERROR);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
 	for (i = 0; i < IOB_RESERVE; i++) {
-		dma[i] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-				  IOMMU_DMA_BOUNCE_FORCE);
+		dma[i] = test_map_forced(test, buf);
 		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
 	}
-	KUNIT_EXPECT_EQ(test, test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-				       IOMMU_DMA_BOUNCE_FORCE),
+	KUNIT_EXPECT_EQ(test, test_map_forced(test, buf),
 			DMA_MAPPING_ERROR);
 	st = test_stats(test);
 	KUNIT_EXPECT_EQ(test, st->failed, 1);
@@ -1343,8 +1347,7 @@ static void iob_forced_mapping_uses_reserve_then_fails(struct kunit *test)
 			test_unmap(test, dma[i], 100, DMA_TO_DEVICE, 0);
 	/* The worker refills the reserve once it can grow again */
 	t->fake.fail_iova = false;
-	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-			  IOMMU_DMA_BOUNCE_FORCE);
+	dma[0] = test_map_forced(test, buf);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	flush_work(&t->pool->work);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
@@ -1414,8 +1417,7 @@ static void iob_reserve_follows_coherency(struct kunit *test)
 	dma_addr_t dma[IOB_RESERVE + 1];
 	int i;
 
-	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-			  IOMMU_DMA_BOUNCE_FORCE);
+	dma[0] = test_map_forced(test, buf);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
 	flush_work(&t->pool->work);
@@ -1424,8 +1426,7 @@ static void iob_reserve_follows_coherency(struct kunit *test)
 	/* A non-coherent mapping that must bounce, and nothing can grow */
 	t->pool->flags |= IOMMU_DMA_BOUNCE_POOL_NONCOHERENT;
 	t->fake.fail_iova = true;
-	KUNIT_EXPECT_EQ(test, test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-				       IOMMU_DMA_BOUNCE_FORCE),
+	KUNIT_EXPECT_EQ(test, test_map_forced(test, buf),
 			DMA_MAPPING_ERROR);
 	flush_work(&t->pool->work);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], 0);
@@ -1433,15 +1434,13 @@ static void iob_reserve_follows_coherency(struct kunit *test)
 
 	/* Growth works again: the worker makes a non-coherent reserve */
 	t->fake.fail_iova = false;
-	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-			  IOMMU_DMA_BOUNCE_FORCE);
+	dma[0] = test_map_forced(test, buf);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	flush_work(&t->pool->work);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
 	t->fake.fail_iova = true;
 	for (i = 1; i <= IOB_RESERVE; i++) {
-		dma[i] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-				  IOMMU_DMA_BOUNCE_FORCE);
+		dma[i] = test_map_forced(test, buf);
 		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
 	}
 	for (i = 0; i <= IOB_RESERVE; i++)
@@ -1463,8 +1462,7 @@ static void iob_reserve_follows_narrowest_limit(struct kunit *test)
 	int i;
 
 	/* The reserve of a 64-bit device: below 4 GiB, above 28 bits */
-	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-			  IOMMU_DMA_BOUNCE_FORCE);
+	dma[0] = test_map_forced(test, buf);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
 	flush_work(&t->pool->work);
@@ -1474,8 +1472,7 @@ static void iob_reserve_follows_narrowest_limit(struct kunit *test)
 
 	/* A 28-bit device must bounce; it can grow, and the worker follows */
 	t->mask = TEST_MASK_28;
-	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-			  IOMMU_DMA_BOUNCE_FORCE);
+	dma[0] = test_map_forced(test, buf);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	flush_work(&t->pool->work);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
@@ -1483,8 +1480,7 @@ static void iob_reserve_follows_narrowest_limit(struct kunit *test)
 	/* Nothing can grow: the reserve serves it, inside its mask */
 	t->fake.fail_iova = true;
 	for (i = 1; i <= IOB_RESERVE; i++) {
-		dma[i] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-				  IOMMU_DMA_BOUNCE_FORCE);
+		dma[i] = test_map_forced(test, buf);
 		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
 		if (dma[i] != DMA_MAPPING_ERROR)
 			KUNIT_EXPECT_LE(test, dma[i] + 99, TEST_MASK_28);
@@ -1497,15 +1493,13 @@ static void iob_reserve_follows_narrowest_limit(struct kunit *test)
 	/* The reserve, refilled below 28 bits, still serves a 64-bit device */
 	t->mask = DMA_BIT_MASK(64);
 	t->fake.fail_iova = false;
-	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-			  IOMMU_DMA_BOUNCE_FORCE);
+	dma[0] = test_map_forced(test, buf);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
 	flush_work(&t->pool->work);
 	iob_shrink(t->pool, ULONG_MAX);
 	t->fake.fail_iova = true;
-	dma[0] = test_map(test, buf + 1, 100, DMA_TO_DEVICE,
-			  IOMMU_DMA_BOUNCE_FORCE);
+	dma[0] = test_map_forced(test, buf);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	KUNIT_EXPECT_LE(test, dma[0] + 99, TEST_MASK_28);
 	test_unmap(test, dma[0], 100, DMA_TO_DEVICE, 0);
