@@ -1410,12 +1410,41 @@ static void iob_coherency_taken_per_mapping(struct kunit *test)
  * bounce: when a device of the other coherency must bounce, the worker
  * frees the reserve slots it cannot use and makes new ones.
  */
+/*
+ * With growth failing, make IOB_RESERVE mappings that must bounce into
+ * @dma[1..IOB_RESERVE]: each must come from the reserve, ending at or
+ * below @limit.
+ */
+static void test_take_reserve(struct kunit *test, u8 *buf, dma_addr_t *dma,
+			      u64 limit)
+{
+	struct iob_test *t = test->priv;
+	int i;
+
+	t->fake.fail_iova = true;
+	for (i = 1; i <= IOB_RESERVE; i++) {
+		dma[i] = test_map_forced(test, buf);
+		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
+		if (dma[i] != DMA_MAPPING_ERROR)
+			KUNIT_EXPECT_LE(test, dma[i] + 99, limit);
+	}
+}
+
+/* Unmap those of @dma[0..IOB_RESERVE] that were mapped */
+static void test_unmap_forced(struct kunit *test, dma_addr_t *dma)
+{
+	int i;
+
+	for (i = 0; i <= IOB_RESERVE; i++)
+		if (dma[i] != DMA_MAPPING_ERROR)
+			test_unmap(test, dma[i], 100, DMA_TO_DEVICE, 0);
+}
+
 static void iob_reserve_follows_coherency(struct kunit *test)
 {
 	struct iob_test *t = test->priv;
 	u8 *buf = test_buf(test, PAGE_SIZE, 1);
 	dma_addr_t dma[IOB_RESERVE + 1];
-	int i;
 
 	dma[0] = test_map_forced(test, buf);
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
@@ -1438,14 +1467,8 @@ static void iob_reserve_follows_coherency(struct kunit *test)
 	KUNIT_ASSERT_NE(test, dma[0], DMA_MAPPING_ERROR);
 	flush_work(&t->pool->work);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
-	t->fake.fail_iova = true;
-	for (i = 1; i <= IOB_RESERVE; i++) {
-		dma[i] = test_map_forced(test, buf);
-		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
-	}
-	for (i = 0; i <= IOB_RESERVE; i++)
-		if (dma[i] != DMA_MAPPING_ERROR)
-			test_unmap(test, dma[i], 100, DMA_TO_DEVICE, 0);
+	test_take_reserve(test, buf, dma, U64_MAX);
+	test_unmap_forced(test, dma);
 }
 
 /*
@@ -1459,7 +1482,6 @@ static void iob_reserve_follows_narrowest_limit(struct kunit *test)
 	u8 *buf = test_buf(test, PAGE_SIZE, 1);
 	dma_addr_t dma[IOB_RESERVE + 1];
 	struct iob_slot *slot;
-	int i;
 
 	/* The reserve of a 64-bit device: below 4 GiB, above 28 bits */
 	dma[0] = test_map_forced(test, buf);
@@ -1478,17 +1500,9 @@ static void iob_reserve_follows_narrowest_limit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, test_stats(test)->reserve[0], IOB_RESERVE);
 
 	/* Nothing can grow: the reserve serves it, inside its mask */
-	t->fake.fail_iova = true;
-	for (i = 1; i <= IOB_RESERVE; i++) {
-		dma[i] = test_map_forced(test, buf);
-		KUNIT_EXPECT_NE(test, dma[i], DMA_MAPPING_ERROR);
-		if (dma[i] != DMA_MAPPING_ERROR)
-			KUNIT_EXPECT_LE(test, dma[i] + 99, TEST_MASK_28);
-	}
+	test_take_reserve(test, buf, dma, TEST_MASK_28);
 	KUNIT_EXPECT_EQ(test, test_stats(test)->failed, 0);
-	for (i = 0; i <= IOB_RESERVE; i++)
-		if (dma[i] != DMA_MAPPING_ERROR)
-			test_unmap(test, dma[i], 100, DMA_TO_DEVICE, 0);
+	test_unmap_forced(test, dma);
 
 	/* The reserve, refilled below 28 bits, still serves a 64-bit device */
 	t->mask = DMA_BIT_MASK(64);
