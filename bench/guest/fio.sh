@@ -203,14 +203,16 @@ if [ "$HUGE" = 1 ]; then
 	done
 	hp=$(sed -n 's/^Hugepagesize: *\([0-9]*\) kB$/\1/p' /proc/meminfo)
 	[ -n "$hp" ] || fail "huge=1 but no huge pages (CONFIG_HUGETLBFS?)"
-	# fio's buffer: iodepth blocks of the largest size, plus alignment
+	# fio's buffer: iodepth blocks of the largest size, plus alignment.
+	# fio rounds it up to its hugepage-size, 4 MiB unless told (on
+	# arm64 too, where the kernel's are 2 MiB): it is told the kernel's.
 	need=$(( IODEPTH * maxbs / (hp * 1024) + 2 ))
 	echo "$need" >/proc/sys/vm/nr_hugepages
 	got=$(cat /proc/sys/vm/nr_hugepages)
 	[ "$got" -ge "$need" ] || fail "huge=1: got $got huge pages of ${hp} kB, need $need"
 	say "fio buffers in huge pages: $got of ${hp} kB"
 	proto "HUGE pages=$got kb=$hp"
-	common="$common --mem=shmhuge"
+	common="$common --mem=shmhuge --hugepage-size=${hp}k"
 fi
 # runfio RW BYTES RAMP SECONDS OUT: one fio run of RAMP s unmeasured
 # (fio's ramp_time) then SECONDS measured, JSON output in OUT
