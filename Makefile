@@ -21,7 +21,8 @@ test-full:
 
 # Each break patch in tests/mutations/ against the test it names (not CI:
 # about 5 minutes per mutation under TCG). MUTATIONS="001-... 004-..."
-# picks some. tests/mutate checks the names before it builds anything.
+# picks some, ARCH=arm64 the arm64 ones. tests/mutate checks the names
+# before it builds anything.
 mutate:
 	@echo "== mutations: build each broken kernel, run the test that must catch it"
 	tests/mutate $(MUTATIONS)
