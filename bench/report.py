@@ -817,7 +817,7 @@ def header_lines(B, accel):
 
 def header_notes(meta, accel):
     """The header's optional lines: each mode's kernel arguments, the boots
-    retried, the TCG caveat."""
+    retried, the boots whose NVMe came late, the TCG caveat."""
     md = []
     margs = {k[len("mode_args."):]: v for k, v in meta.items()
              if k.startswith("mode_args.")}
@@ -828,6 +828,11 @@ def header_notes(meta, accel):
     if retried:
         md.append("- boots retried after QEMU itself failed: " + "; ".join(
             f"{k} ({v})" for k, v in sorted(retried.items())))
+    late = {k[len("nvme_wait."):]: v for k, v in meta.items() if k.startswith("nvme_wait.")}
+    if late:
+        md.append("- boots whose NVMe namespace appeared only after fio.sh waited "
+                  "(seconds; the kernel's NVMe lines are in the boot's .res): " + "; ".join(
+                      f"{k} ({v} s)" for k, v in sorted(late.items())))
     if accel == "tcg":
         md.append("- note: under TCG a guest memcpy is slow and an IOMMU request "
                   "is cheap compared with KVM; ratios here need not hold on KVM "

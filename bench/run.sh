@@ -627,6 +627,13 @@ boot() {
 	done
 	[ -n "$kernel_version" ] ||
 		kernel_version=$(sed -n 's/^@@IOB KERNEL //p' "$res" | head -n 1)
+	# A namespace that came late is kept in the report, not hidden
+	local waited
+	waited=$(sed -n 's/^@@IOB NVME-WAIT seconds=//p' "$res" | head -n 1)
+	if [ -n "$waited" ]; then
+		log "boot $name: the NVMe namespace appeared after ${waited}s (kernel lines: NVME-DMESG in $res)"
+		echo "nvme_wait.$name=$waited" >>"$RESULTS/meta"
+	fi
 	done_boots=$(( done_boots + 1 ))
 	log "boot $name took $(fmt_time $(( $(date +%s) - t0 )))"
 	echo "boot_secs.$name=$(( $(date +%s) - t0 ))" >>"$RESULTS/meta"

@@ -539,6 +539,7 @@ SYN_META = [
     ("mode_args.bounce-auto", "iommu.strict=1 iommu.bounce=auto"),
     ("mode_args.bounce-65536", "iommu.strict=1 iommu.bounce=1 iommu.bounce_threshold=65536"),
     ("retried.vtd-lazy-rep1", "qemu failed: Assertion x"),
+    ("nvme_wait.virtio-bounce-rep2", "14"),
     ("accel", "tcg"), ("accel_line", "accelerator: tcg"),
     ("net_pool_mbps.virtio.e1000e.bounce", "812.5"), ("net_pool_mbps.virtio.e1000e.auto", "790.1"),
     ("kernel", "6.9.0-iobounce"),
@@ -937,6 +938,8 @@ class SyntheticReport(unittest.TestCase):
                   "IOMMU requests per packet (profiler pass", "What the pools did",
                   "Mappings the two pools served", "Pool memory of the receiving NIC",
                   "- boots retried after QEMU itself failed:", "- note: under TCG",
+                  "only after fio.sh waited (seconds; the kernel's NVMe lines are in "
+                  "the boot's .res): virtio-bounce-rep2 (14 s)",
                   "The auto policy (read, each block size 4k..1M; policy boots):",
                   "The auto policy (read, each block size 4k..1M; a boot per mode):",
                   "cell(s) whose repetitions spread", "cell(s) spread by more than"):

@@ -122,17 +122,29 @@ done
 proto "KERNEL $(uname -srvm)"
 proto "CMDLINE $(cat /proc/cmdline)"
 
+# The namespace appears when the nvme driver's asynchronous probe is done,
+# well under a second after boot here. Once (1 boot in 101) it had not
+# appeared after 10 s; the console's log level hid why. So wait as long
+# as the nvme driver's admin command timeout (60 s) and a little more, and
+# whenever we had to wait, put the kernel's NVMe lines in the results.
+NVME_WAIT=75
 dev=${DEV:-}
-[ -n "$dev" ] || for i in 1 2 3 4 5 6 7 8 9 10; do
+waited=0
+[ -n "$dev" ] || while [ "$waited" -le "$NVME_WAIT" ]; do
 	for b in /sys/block/nvme*n1; do
 		[ -e "$b" ] && dev=/dev/${b##*/} && break
 	done
 	[ -n "$dev" ] && [ -b "$dev" ] && break
-	say "waiting for the NVMe namespace ($i)"
 	dev=
+	waited=$(( waited + 1 ))
+	[ $(( waited % 10 )) -eq 1 ] && say "waiting for the NVMe namespace (${waited}s)"
 	sleep 1
 done
-[ -n "$dev" ] || fail "no NVMe namespace in /sys/block (nvme driver bound?)"
+if [ "$waited" -gt 0 ]; then
+	proto "NVME-WAIT seconds=$waited"
+	dmesg | grep -i -e nvme -e smmu | tail -n 20 | while read -r l; do proto "NVME-DMESG $l"; done
+fi
+[ -n "$dev" ] || fail "no NVMe namespace in /sys/block after ${NVME_WAIT}s (nvme driver bound?)"
 [ -b "$dev" ] || fail "$dev is not a block device"
 blk=/sys/block/${dev#/dev/}
 sectors=$(cat $blk/size)
