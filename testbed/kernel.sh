@@ -35,7 +35,7 @@ iob_deps
 iob_source
 
 # 2. Apply the series in the staging worktree, then move the build tree to it.
-series_hash=$(cat "$patch_dir"/*.patch 2>/dev/null | sha1sum | cut -c1-12)
+series_hash=$(iob_series_hash "$patch_dir")
 if [ "$(cat "$IOB_SRC/.iob-series" 2>/dev/null)" != "$series_hash" ]; then
 	rm -f "$IOB_SRC/.iob-series"
 	patches=("$patch_dir"/*.patch)
@@ -104,4 +104,5 @@ fi
 mkdir -p "$out"
 cp "$build/$IOB_KIMAGE" "$out/$image.tmp"
 mv "$out/$image.tmp" "$out/$image"
+echo "$series_hash" >"$out/series"
 say "$IOB_ARCH $flavor kernel ready in $(( $(date +%s) - start ))s: $out/$image"

@@ -51,6 +51,10 @@ esac
 iob_flavors() { [ "$IOB_ARCH" = arm64 ] && echo test bench test64k || echo test bench; }
 # iob_kernel FLAVOR: where testbed/kernel.sh puts that kernel's image
 iob_kernel() { echo "$IOB_CACHE/out/$IOB_APREFIX$1/${IOB_KIMAGE##*/}"; }
+# iob_series_hash [DIR]: a short hash of the series in DIR (default
+# patches/); kernel.sh writes the one it built beside the image, in
+# "series", so that tests/check can refuse a kernel built from another one
+iob_series_hash() { cat "${1:-$IOB_TOP/patches}"/*.patch 2>/dev/null | sha1sum | cut -c1-12; }
 # iob_initrd FLAVOR: the guest image testbed/initramfs.sh FLAVOR builds
 # when IOB_INITRD does not say where (bench boots the test image)
 iob_initrd() {
