@@ -130,12 +130,13 @@ proto "CMDLINE $(cat /proc/cmdline)"
 NVME_WAIT=75
 dev=${DEV:-}
 waited=0
-[ -n "$dev" ] || while [ "$waited" -le "$NVME_WAIT" ]; do
+[ -n "$dev" ] || while :; do
 	for b in /sys/block/nvme*n1; do
 		[ -e "$b" ] && dev=/dev/${b##*/} && break
 	done
 	[ -n "$dev" ] && [ -b "$dev" ] && break
 	dev=
+	[ "$waited" -lt "$NVME_WAIT" ] || break
 	waited=$(( waited + 1 ))
 	[ $(( waited % 10 )) -eq 1 ] && say "waiting for the NVMe namespace (${waited}s)"
 	sleep 1
